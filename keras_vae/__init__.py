@@ -1,0 +1,36 @@
+"""keras_vae: Variational Autoencoder variants for TensorFlow / Keras 3.
+
+>>> import keras_vae as kv
+>>> model = kv.VAE(input_shape=(28, 28, 1), latent_dim=20, hidden_units=(400,))
+"""
+
+try:
+    import tensorflow as _tf  # noqa: F401
+except ImportError as err:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "keras_vae needs TensorFlow, which is installed through an extra so you can pick the "
+        "build: `pip install keras-vae[cpu]` (tensorflow-cpu), `keras-vae[gpu]` "
+        "(tensorflow[and-cuda]) or `keras-vae[tf]` (tensorflow)."
+    ) from err
+
+from keras_vae import data
+from keras_vae import layers
+from keras_vae import losses
+from keras_vae import models
+from keras_vae import networks
+from keras_vae import schedules
+from keras_vae.models import BetaVAE
+from keras_vae.models import VAE
+from keras_vae.version import __version__
+
+__all__ = [
+    "BetaVAE",
+    "VAE",
+    "__version__",
+    "data",
+    "layers",
+    "losses",
+    "models",
+    "networks",
+    "schedules",
+]

@@ -1,0 +1,64 @@
+"""The reparameterization trick as a layer."""
+
+import keras
+from keras import ops
+
+from keras_vae import losses
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class Sampling(keras.layers.Layer):
+    """Draws ``z = mean + exp(0.5 * log_var) * eps`` with ``eps ~ N(0, I)``.
+
+    Gradients flow to ``mean`` and ``log_var`` through the deterministic transform
+    (Kingma & Welling 2014, section 2.4). The noise comes from a
+    ``keras.random.SeedGenerator``, so a layer built with a ``seed`` draws the same sequence
+    of noise every time it is rebuilt; its state is a variable, saved with the model.
+    ``log_var`` is clipped to ``keras_vae.losses.LOG_VAR_BOUNDS`` so ``exp`` stays finite.
+
+    Args:
+        seed: Optional integer seed for the noise.
+        **kwargs: Base layer arguments (``name``, ``dtype``...).
+
+    Call arguments:
+        inputs: A pair ``(mean, log_var)`` of tensors of the same shape.
+
+    Returns:
+        ``z``, a tensor of the same shape as ``mean``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = Sampling(seed=1)
+    >>> z = layer((np.zeros((2, 3), "float32"), np.zeros((2, 3), "float32")))
+    >>> tuple(z.shape)
+    (2, 3)
+
+    References:
+        Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        if tuple(mean.shape) != tuple(log_var.shape):
+            raise ValueError(
+                "`mean` and `log_var` must have the same shape. "
+                f"Received: mean.shape={tuple(mean.shape)}, log_var.shape={tuple(log_var.shape)}"
+            )
+        log_var = ops.cast(losses.clip_log_var(log_var), mean.dtype)
+        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}

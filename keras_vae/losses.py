@@ -1,0 +1,129 @@
+"""Likelihoods, KL divergence and the capacity term, all per example and in nats.
+
+Every function here returns one value per example (shape ``[batch]``) or, for
+:func:`gaussian_kl_per_dim`, one value per example and latent dimension. Reductions over
+the batch (and the scaling to the global batch under ``tf.distribute``) are the model's job.
+
+Numerical safety: log-variances are clipped to ``LOG_VAR_BOUNDS`` before they are
+exponentiated, and the Bernoulli term is computed from logits with the stable
+``max(l, 0) - l x + log(1 + exp(-|l|))`` form, so extreme inputs give large but finite
+values, never ``inf`` or ``NaN``.
+"""
+
+import math
+
+import tensorflow as tf
+
+#: Range log-variances are clipped to before ``exp``: ``exp(30) ~ 1e13`` stays finite in
+#: float32 even when summed over many dimensions, and ``exp(-30)`` is a variance far below
+#: anything a float32 decoder can resolve.
+LOG_VAR_BOUNDS = (-30.0, 30.0)
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def clip_log_var(log_var):
+    """Clips a log-variance tensor to ``LOG_VAR_BOUNDS`` (float32)."""
+    return tf.clip_by_value(tf.cast(log_var, tf.float32), *LOG_VAR_BOUNDS)
+
+
+def _sum_per_example(values):
+    """Sums all axes but the first: ``[batch, ...] -> [batch]``."""
+    return tf.reduce_sum(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+
+
+def bernoulli_nll(x, logits):
+    """Negative log-likelihood of ``x`` under independent Bernoulli pixels.
+
+    ``-log p(x | logits) = sum_pixels [max(l, 0) - l x + log(1 + exp(-|l|))]``, the binary
+    cross-entropy from logits summed over pixels. ``x`` may be binary or in ``[0, 1]``
+    (a continuous relaxation, as is common for greyscale images).
+
+    Args:
+        x: Targets, ``[batch, ...]``, values in ``[0, 1]``.
+        logits: Decoder logits of the same shape.
+
+    Returns:
+        Per-example NLL in nats, shape ``[batch]``.
+    """
+    x = tf.cast(x, tf.float32)
+    logits = tf.cast(logits, tf.float32)
+    return _sum_per_example(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))
+
+
+def gaussian_nll(x, mean, log_scale):
+    """Negative log-likelihood of ``x`` under independent Gaussians ``N(mean, sigma^2)``.
+
+    ``-log p(x) = sum_pixels [0.5 ((x - mean) / sigma)^2 + log sigma + 0.5 log(2 pi)]``.
+
+    Args:
+        x: Targets, ``[batch, ...]``.
+        mean: Decoder means, same shape as ``x``.
+        log_scale: ``log sigma``: a scalar (one sigma for every pixel) or a tensor that
+            broadcasts against ``x``.
+
+    Returns:
+        Per-example NLL in nats, shape ``[batch]``.
+    """
+    x = tf.cast(x, tf.float32)
+    mean = tf.cast(mean, tf.float32)
+    log_scale = tf.clip_by_value(tf.cast(log_scale, tf.float32), -15.0, 15.0)
+    z = (x - mean) * tf.exp(-log_scale)
+    per_pixel = 0.5 * tf.square(z) + log_scale + 0.5 * _LOG_2PI
+    return _sum_per_example(per_pixel)
+
+
+def gaussian_kl_per_dim(mean, log_var, prior_mean=None, prior_log_var=None):
+    """KL(N(mean, exp(log_var)) || N(prior_mean, exp(prior_log_var))) per dimension.
+
+    With the default standard-normal prior this is
+    ``0.5 (exp(log_var) + mean^2 - 1 - log_var)``.
+
+    Args:
+        mean: Posterior means, ``[batch, latent_dim]``.
+        log_var: Posterior log-variances, same shape.
+        prior_mean: Prior means (broadcastable), or ``None`` for 0.
+        prior_log_var: Prior log-variances (broadcastable), or ``None`` for 0.
+
+    Returns:
+        ``[batch, latent_dim]`` KL values in nats, each ``>= 0``.
+    """
+    mean = tf.cast(mean, tf.float32)
+    log_var = clip_log_var(log_var)
+    if prior_mean is None and prior_log_var is None:
+        return 0.5 * (tf.exp(log_var) + tf.square(mean) - 1.0 - log_var)
+    prior_mean = tf.zeros_like(mean) if prior_mean is None else tf.cast(prior_mean, tf.float32)
+    prior_log_var = (
+        tf.zeros_like(log_var) if prior_log_var is None else clip_log_var(prior_log_var)
+    )
+    return 0.5 * (
+        prior_log_var
+        - log_var
+        + (tf.exp(log_var) + tf.square(mean - prior_mean)) * tf.exp(-prior_log_var)
+        - 1.0
+    )
+
+
+def gaussian_kl(mean, log_var, prior_mean=None, prior_log_var=None):
+    """KL divergence summed over latent dimensions: shape ``[batch]``, in nats."""
+    return tf.reduce_sum(gaussian_kl_per_dim(mean, log_var, prior_mean, prior_log_var), axis=1)
+
+
+def free_bits_kl(kl_per_dim, free_bits):
+    """KL with a floor of ``free_bits`` nats on every latent dimension, summed: ``[batch]``.
+
+    Each example's per-dimension KL is replaced by ``max(KL_d, free_bits)``, so dimensions
+    below the floor receive no gradient pushing them further towards the prior (the
+    "KL floor" remedy for posterior collapse, after Kingma et al. 2016, applied per
+    example so it is independent of how the batch is split across replicas).
+    """
+    if free_bits <= 0:
+        return tf.reduce_sum(kl_per_dim, axis=1)
+    return tf.reduce_sum(tf.maximum(kl_per_dim, float(free_bits)), axis=1)
+
+
+def capacity_penalty(kl, capacity, gamma):
+    """The capacity term of Burgess et al. (2018), eq. 8: ``gamma * |KL - C|``, per example."""
+    return float(gamma) * tf.abs(tf.cast(kl, tf.float32) - tf.cast(capacity, tf.float32))

@@ -1,0 +1,378 @@
+"""The shared base of every Gaussian-latent variant: networks, objective, train/test steps.
+
+A variant changes one thing. ``BaseVAE`` computes, per example, the reconstruction term
+``-log p(x|z)`` and the per-dimension KL to the prior, then asks :meth:`BaseVAE.regularizer`
+what the KL costs in the loss (β·KL, γ·|KL − C(t)|, ...). Training state that a schedule needs
+is read from ``optimizer.iterations``, which is saved with the model, so a resumed or
+distributed run sees the same schedule value as an uninterrupted one.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_vae import losses
+from keras_vae import schedules
+from keras_vae.layers import Sampling
+from keras_vae.networks import ARCHITECTURES
+from keras_vae.networks import build_encoder_decoder
+from keras_vae.networks.validation import check_image_shape
+from keras_vae.networks.validation import check_int_tuple
+from keras_vae.networks.validation import check_positive_int
+
+BASE_METRICS = ("loss", "reconstruction_loss", "kl_loss", "elbo")
+
+
+def _check_likelihood(likelihood, likelihood_scale):
+    if likelihood not in losses.LIKELIHOODS:
+        raise ValueError(
+            f"`likelihood` must be one of {losses.LIKELIHOODS}. "
+            f"Received: likelihood={likelihood!r}"
+        )
+    if likelihood_scale == "learned":
+        return likelihood_scale
+    if (
+        isinstance(likelihood_scale, bool)
+        or not isinstance(likelihood_scale, (int, float))
+        or not likelihood_scale > 0
+    ):
+        raise ValueError(
+            "`likelihood_scale` (the Gaussian likelihood's sigma) must be a positive number "
+            f"or 'learned'. Received: likelihood_scale={likelihood_scale!r}"
+        )
+    return float(likelihood_scale)
+
+
+class BaseVAE(keras.Model):
+    """Base class of the Gaussian-latent VAEs: encoder q(z|x), prior N(0, I), decoder p(x|z).
+
+    Subclasses set which KL-weighting arguments they expose; the objective itself is here.
+
+    Args:
+        input_shape: Image shape ``(height, width, channels)``.
+        latent_dim: Size of z.
+        architecture: ``"mlp"`` or ``"conv"``.
+        hidden_units: MLP hidden layer widths (encoder order; the decoder mirrors them).
+        filters: Conv channels per stride-2 stage (encoder order).
+        kernel_size: Conv kernel size.
+        likelihood: ``"bernoulli"`` (pixels in [0, 1], logits out) or ``"gaussian"``
+            (``N(sigmoid(logits), sigma^2)`` per pixel).
+        likelihood_scale: The Gaussian sigma: a fixed positive number (default 0.1, on
+            images scaled to [0, 1]) or ``"learned"`` for one trainable sigma shared by all
+            pixels. Ignored by the Bernoulli likelihood.
+        free_bits: KL floor in nats per latent dimension (0 disables it); see
+            :func:`keras_vae.losses.free_bits_kl`.
+        seed: Seed for the reparameterization noise and ``sample``.
+        beta, capacity_max, capacity_steps, gamma: KL weighting, exposed by subclasses
+            (``BetaVAE``): the loss uses ``beta(step) * KL`` or, when ``capacity_max`` is
+            set, ``gamma * |KL - C(step)|`` with ``C`` rising linearly from 0 to
+            ``capacity_max`` over ``capacity_steps``.
+    """
+
+    #: Whether the subclass exposes (and serializes) beta / capacity arguments.
+    has_kl_weighting = False
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim=20,
+        architecture="mlp",
+        hidden_units=(400,),
+        filters=(32, 64, 128),
+        kernel_size=4,
+        likelihood="bernoulli",
+        likelihood_scale=0.1,
+        free_bits=0.0,
+        seed=None,
+        beta=1.0,
+        capacity_max=None,
+        capacity_steps=100_000,
+        gamma=1000.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.image_shape = check_image_shape(input_shape)
+        self.latent_dim = check_positive_int("latent_dim", latent_dim)
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"`architecture` must be one of {ARCHITECTURES}. "
+                f"Received: architecture={architecture!r}"
+            )
+        self.architecture = architecture
+        self.hidden_units = check_int_tuple("hidden_units", hidden_units)
+        self.filters = check_int_tuple("filters", filters, allow_empty=False)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.likelihood = likelihood
+        self.likelihood_scale = _check_likelihood(likelihood, likelihood_scale)
+        if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float)) or free_bits < 0:
+            raise ValueError(f"`free_bits` must be >= 0. Received: free_bits={free_bits!r}")
+        self.free_bits = float(free_bits)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = seed
+        self._init_kl_weighting(beta, capacity_max, capacity_steps, gamma)
+
+        self.encoder, self.decoder = self.build_networks()
+        self.sampling = Sampling(seed=seed, name="sampling")
+        if self.likelihood == "gaussian" and self.likelihood_scale == "learned":
+            self.log_scale = self.add_weight(
+                shape=(), initializer="zeros", name="log_scale", trainable=True
+            )
+        else:
+            self.log_scale = None
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in self.metric_names()
+        }
+        # Every variable exists now: mark the model built so that `.keras` loading and
+        # distribution strategies find them before the first `fit` step.
+        self.built = True
+
+    # ------------------------------------------------------------------ construction
+    def build_networks(self):
+        """Returns ``(encoder, decoder)``; variants with other inputs override this."""
+        return build_encoder_decoder(
+            self.architecture,
+            self.image_shape,
+            self.latent_dim,
+            hidden_units=self.hidden_units,
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+        )
+
+    def _init_kl_weighting(self, beta, capacity_max, capacity_steps, gamma):
+        self.beta = schedules.get(beta, "beta")
+        if capacity_max is None:
+            self.capacity = None
+        else:
+            if isinstance(capacity_max, bool) or not isinstance(capacity_max, (int, float)) or (
+                capacity_max < 0
+            ):
+                raise ValueError(
+                    f"`capacity_max` must be a number >= 0 (nats) or None. "
+                    f"Received: capacity_max={capacity_max!r}"
+                )
+            self.capacity = schedules.LinearWarmup(0.0, float(capacity_max), capacity_steps)
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma <= 0:
+            raise ValueError(f"`gamma` must be a positive number. Received: gamma={gamma!r}")
+        self.capacity_max = None if capacity_max is None else float(capacity_max)
+        self.capacity_steps = int(capacity_steps)
+        self.gamma = float(gamma)
+
+    def metric_names(self):
+        """Names of the metrics ``fit``/``evaluate`` report, in order."""
+        names = list(BASE_METRICS)
+        if self.has_kl_weighting:
+            names.append("capacity" if self.capacity is not None else "beta")
+        return names
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # ------------------------------------------------------------------ objective
+    def regularizer(self, kl_per_dim, step):
+        """What the KL costs in the loss: ``(per-example penalty [batch], {metric: scalar})``.
+
+        The one hook a variant overrides to change its objective. The default is the plain
+        ELBO (β = 1) with the optional free-bits floor, β-weighting when ``beta`` is not 1
+        or a schedule, and the capacity term when ``capacity_max`` is set.
+        """
+        kl = losses.free_bits_kl(kl_per_dim, self.free_bits)
+        if self.capacity is not None:
+            capacity = self.capacity(step)
+            return losses.capacity_penalty(kl, capacity, self.gamma), {"capacity": capacity}
+        beta = self.beta(step)
+        return beta * kl, {"beta": beta}
+
+    def reconstruction_nll(self, x, logits):
+        """``-log p(x | logits)`` per example, in nats."""
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_nll(x, logits)
+        log_scale = self.log_scale if self.log_scale is not None else np.log(self.likelihood_scale)
+        return losses.gaussian_nll(x, ops.sigmoid(ops.cast(logits, "float32")), log_scale)
+
+    def compute_terms(self, x, training=False):
+        """One stochastic pass: per-example reconstruction NLL, per-dimension KL, and z."""
+        mean, log_var = self.encoder(x, training=training)
+        z = self.sampling((mean, log_var))
+        logits = self.decoder(z, training=training)
+        return {
+            "reconstruction_loss": self.reconstruction_nll(x, logits),
+            "kl_per_dim": losses.gaussian_kl_per_dim(mean, log_var),
+            "mean": mean,
+            "log_var": log_var,
+            "z": z,
+        }
+
+    def _schedule_step(self):
+        if getattr(self, "optimizer", None) is None:
+            return tf.constant(0, tf.int64)
+        return tf.cast(self.optimizer.iterations, tf.int64)
+
+    def _objective(self, x, training):
+        terms = self.compute_terms(x, training=training)
+        penalty, extra = self.regularizer(terms["kl_per_dim"], self._schedule_step())
+        kl = tf.reduce_sum(terms["kl_per_dim"], axis=1)
+        rec = terms["reconstruction_loss"]
+        values = {
+            "loss": rec + penalty,
+            "reconstruction_loss": rec,
+            "kl_loss": kl,
+            "elbo": -(rec + kl),
+        }
+        values.update({k: v for k, v in extra.items() if k in self.trackers})
+        return values
+
+    # ------------------------------------------------------------------ Keras hooks
+    def _unpack_images(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} is unconditional and trains on images alone, but the "
+                "dataset yields (x, y) pairs. Load the data with labels=False, or use "
+                "ConditionalVAE for labelled data."
+            )
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} does not support sample weights.")
+        return self._check_images(x)
+
+    def _check_images(self, x):
+        if isinstance(x, (tuple, list, dict)):
+            raise ValueError(
+                f"{type(self).__name__} expects a single image tensor per batch. "
+                f"Received a {type(x).__name__}."
+            )
+        x = tf.convert_to_tensor(x) if not tf.is_tensor(x) else x
+        if x.dtype.is_integer or x.dtype == tf.bool:
+            raise ValueError(
+                f"Images must be floating point in [0, 1]; received dtype {x.dtype.name}. "
+                "Scale them (x / 255) or load them with keras_vae.data.load."
+            )
+        expected = (None, *self.image_shape)
+        got = tuple(x.shape)
+        if len(got) != 4 or any(
+            e is not None and g is not None and e != g for e, g in zip(expected, got)
+        ):
+            raise ValueError(
+                f"{type(self).__name__} expects images of shape {expected} (NHWC); "
+                f"received shape {got}."
+            )
+        return tf.cast(x, self.compute_dtype)
+
+    def train_step(self, data):
+        x = self._unpack_images(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            values = self._objective(x, training=True)
+            # Mean over this replica's examples, divided by the replica count: summed across
+            # replicas by the optimizer, this is the mean over the global batch.
+            loss = tf.reduce_mean(values["loss"]) / replicas
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self._update_trackers(values)
+
+    def test_step(self, data):
+        x = self._unpack_images(data)
+        return self._update_trackers(self._objective(x, training=False))
+
+    def _update_trackers(self, values):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def call(self, inputs, training=False):
+        """Reconstruction mean: decodes a sample of q(z|x) when training, its mean otherwise."""
+        x = self._check_images(inputs)
+        mean, log_var = self.encoder(x, training=training)
+        z = self.sampling((mean, log_var)) if training else mean
+        return self._mean_from_logits(self.decoder(z, training=training))
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # ------------------------------------------------------------------ public API
+    def _mean_from_logits(self, logits):
+        return ops.sigmoid(ops.cast(logits, "float32"))
+
+    def encode(self, x):
+        """Returns ``(mean, log_var)`` of q(z|x) for a batch of images."""
+        return self.encoder(self._check_images(x), training=False)
+
+    def decode(self, z, return_logits=False):
+        """Maps latents ``[batch, latent_dim]`` to image means in [0, 1] (or logits)."""
+        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        if z.shape.rank != 2 or (z.shape[1] is not None and z.shape[1] != self.latent_dim):
+            raise ValueError(
+                f"`z` must have shape (batch, {self.latent_dim}). Received: {tuple(z.shape)}"
+            )
+        logits = self.decoder(z, training=False)
+        return logits if return_logits else self._mean_from_logits(logits)
+
+    def reconstruct(self, x, sample=False):
+        """Decodes the posterior mean (or, with ``sample=True``, a posterior sample) of ``x``."""
+        return self(x, training=False) if not sample else self._reconstruct_sampled(x)
+
+    def _reconstruct_sampled(self, x):
+        mean, log_var = self.encode(x)
+        return self.decode(self.sampling((mean, log_var)))
+
+    def sample(self, num, seed=None, temperature=1.0):
+        """Draws ``num`` images: ``z ~ N(0, temperature^2 I)``, decoded to means in [0, 1].
+
+        Args:
+            num: Number of images.
+            seed: Integer seed; the same seed gives the same images.
+            temperature: Multiplies the prior's standard deviation (1 = the model's prior).
+        """
+        num = check_positive_int("num", num)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or (
+            temperature < 0
+        ):
+            raise ValueError(
+                f"`temperature` must be a number >= 0. Received: temperature={temperature!r}"
+            )
+        z = keras.random.normal((num, self.latent_dim), seed=seed, dtype=self.compute_dtype)
+        return self.decode(z * temperature)
+
+    def kl_per_dimension(self, x):
+        """Mean KL per latent dimension over the batch ``x``, shape ``[latent_dim]`` (nats)."""
+        mean, log_var = self.encode(x)
+        return tf.reduce_mean(losses.gaussian_kl_per_dim(mean, log_var), axis=0)
+
+    # ------------------------------------------------------------------ serialization
+    def get_config(self):
+        config = {
+            "name": self.name,
+            "input_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "architecture": self.architecture,
+            "hidden_units": self.hidden_units,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "likelihood": self.likelihood,
+            "likelihood_scale": self.likelihood_scale,
+            "free_bits": self.free_bits,
+            "seed": self.seed,
+        }
+        if self.has_kl_weighting:
+            config.update(
+                {
+                    "beta": schedules.serialize(self.beta),
+                    "capacity_max": self.capacity_max,
+                    "capacity_steps": self.capacity_steps,
+                    "gamma": self.gamma,
+                }
+            )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("input_shape", "hidden_units", "filters"):
+            if key in config:
+                config[key] = tuple(config[key])
+        return cls(**config)

@@ -1,0 +1,40 @@
+"""Encoder/decoder builders for any HxWxC image shape."""
+
+from keras_vae.networks.conv import build_conv_decoder
+from keras_vae.networks.conv import build_conv_encoder
+from keras_vae.networks.conv import stage_sizes
+from keras_vae.networks.mlp import build_mlp_decoder
+from keras_vae.networks.mlp import build_mlp_encoder
+
+ARCHITECTURES = ("mlp", "conv")
+
+
+def build_encoder_decoder(
+    architecture, input_shape, latent_dim, hidden_units=(400,), filters=(32, 64, 128),
+    kernel_size=4,
+):
+    """Returns ``(encoder, decoder)`` for ``architecture`` in ``("mlp", "conv")``."""
+    if architecture == "mlp":
+        return (
+            build_mlp_encoder(input_shape, latent_dim, hidden_units),
+            build_mlp_decoder(input_shape, latent_dim, hidden_units),
+        )
+    if architecture == "conv":
+        return (
+            build_conv_encoder(input_shape, latent_dim, filters, kernel_size),
+            build_conv_decoder(input_shape, latent_dim, filters, kernel_size),
+        )
+    raise ValueError(
+        f"`architecture` must be one of {ARCHITECTURES}. Received: architecture={architecture!r}"
+    )
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "build_conv_decoder",
+    "build_conv_encoder",
+    "build_encoder_decoder",
+    "build_mlp_decoder",
+    "build_mlp_encoder",
+    "stage_sizes",
+]
