@@ -1,0 +1,99 @@
+"""Validation of image / label arrays and the batch-level transforms every source shares."""
+
+import numpy as np
+import tensorflow as tf
+
+BINARIZE = (None, "none", "threshold", "static", "dynamic")
+
+
+def check_binarize(binarize):
+    if binarize not in BINARIZE:
+        raise ValueError(
+            f"`binarize` must be one of None, 'threshold', 'static' or 'dynamic'. "
+            f"Received: binarize={binarize!r}"
+        )
+    return None if binarize == "none" else binarize
+
+
+def as_nhwc_images(images, what="images"):
+    """Checks an image array and returns it as ``[N, H, W, C]`` (uint8 kept, floats float32).
+
+    Accepts ``[N, H, W]`` (a channel axis is added) or ``[N, H, W, C]`` with C in 1..4;
+    uint8 in [0, 255], or floats already in [0, 1].
+
+    Raises:
+        ValueError: Naming the problem (rank, channel count, dtype, value range).
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 2, 3, 4) or 0 in images.shape:
+        raise ValueError(
+            f"{what} must have shape (N, H, W) or (N, H, W, C) with 1-4 channels; "
+            f"received shape {images.shape}."
+        )
+    if images.dtype == np.uint8:
+        return images
+    if np.issubdtype(images.dtype, np.floating):
+        lo, hi = float(images.min()), float(images.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"{what} are floating point with values in [{lo}, {hi}]; float images must lie "
+                "in [0, 1] (pass uint8 in [0, 255] to have them scaled)."
+            )
+        return images.astype(np.float32, copy=False)
+    raise ValueError(
+        f"{what} must be uint8 (0-255) or floating point in [0, 1]; received dtype {images.dtype}."
+    )
+
+
+def check_labels(labels, num_images, num_classes=None, what="labels"):
+    """Checks class labels: 1-D integers, one per image, in ``[0, num_classes)``."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or labels.shape[0] != num_images:
+        raise ValueError(
+            f"{what} must be a 1-D array with one label per image ({num_images}); "
+            f"received shape {labels.shape}."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{what} must be integers; received dtype {labels.dtype}.")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{what} must be >= 0; found {int(labels.min())}.")
+    if num_classes is not None and labels.size and labels.max() >= num_classes:
+        raise ValueError(
+            f"{what} must be < num_classes={num_classes}; found {int(labels.max())}."
+        )
+    return labels.astype(np.int32)
+
+
+def static_binarize(images, seed):
+    """One fixed Bernoulli draw per pixel (the 'statically binarized' convention), as uint8."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(images.shape, np.uint8)
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    for start in range(0, len(images), 4096):
+        chunk = images[start : start + 4096].astype(np.float32) / scale
+        out[start : start + 4096] = rng.random(chunk.shape, dtype=np.float32) < chunk
+    return out * np.uint8(255)
+
+
+def to_unit_float(x, max_value):
+    """Casts a batch to float32 in [0, 1] given the source's maximum value."""
+    x = tf.cast(x, tf.float32)
+    return x if max_value == 1 else x * (1.0 / float(max_value))
+
+
+def binarize_batch(x, binarize, seed=None):
+    """Applies threshold or dynamic binarization to a float batch in [0, 1].
+
+    ``seed`` is a shape-[2] int tensor for the dynamic case (a fresh one per batch and
+    epoch); static binarization happens once at load time instead.
+    """
+    if binarize == "threshold":
+        return tf.cast(x > 0.5, tf.float32)
+    if binarize == "dynamic":
+        u = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=tf.float32)
+        return tf.cast(u < x, tf.float32)
+    return x
