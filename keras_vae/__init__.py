@@ -18,6 +18,7 @@ from keras_vae import layers
 from keras_vae import losses
 from keras_vae import models
 from keras_vae import networks
+from keras_vae import plotting
 from keras_vae import schedules
 from keras_vae.models import BetaVAE
 from keras_vae.models import VAE
@@ -32,5 +33,6 @@ __all__ = [
     "losses",
     "models",
     "networks",
+    "plotting",
     "schedules",
 ]

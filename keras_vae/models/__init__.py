@@ -4,4 +4,20 @@ from keras_vae.models.base import BaseVAE
 from keras_vae.models.beta_vae import BetaVAE
 from keras_vae.models.vae import VAE
 
-__all__ = ["BaseVAE", "BetaVAE", "VAE"]
+#: Model kinds by the names the CLI uses: ``kind -> (class, fixed constructor arguments)``.
+MODEL_KINDS = {
+    "vae": (VAE, {}),
+    "beta_vae": (BetaVAE, {}),
+    "beta_vae_capacity": (BetaVAE, {"capacity_max": 25.0}),
+}
+
+
+def build_model(kind, input_shape, **kwargs):
+    """Builds the model ``kind`` (a key of :data:`MODEL_KINDS`) for ``input_shape``."""
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"Unknown model {kind!r}. Known models: {', '.join(MODEL_KINDS)}.")
+    cls, fixed = MODEL_KINDS[kind]
+    return cls(input_shape=input_shape, **{**fixed, **kwargs})
+
+
+__all__ = ["BaseVAE", "BetaVAE", "MODEL_KINDS", "VAE", "build_model"]

@@ -1,0 +1,177 @@
+"""The ``keras-vae`` command line (also ``python -m keras_vae``).
+
+A thin layer over :func:`keras_vae.training.train`: it parses and checks arguments, then
+prints where the model, pictures and logs went. Bad arguments print one line and exit 2.
+"""
+
+import argparse
+import os
+import sys
+
+MODELS = ("vae", "beta_vae", "beta_vae_capacity")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_list(text):
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def build_parser():
+    parser = _Parser(prog="keras-vae", description="Variational Autoencoders for Keras.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser(
+        "train",
+        help="train a model",
+        description="Train a VAE variant; writes the model, checkpoints, TensorBoard logs, "
+        "pictures and metrics under --output.",
+    )
+    t.add_argument("--model", choices=MODELS, default="vae")
+    t.add_argument("--dataset", default="shapes",
+                   help="shapes (embedded, default), a TFDS name, or a path to .npz / IDX data")
+    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--steps-per-epoch", type=_positive_int, default=None,
+                   help="default: a full pass over the data (100 for shapes)")
+    t.add_argument("--validation-steps", type=_positive_int, default=None,
+                   help="default: the whole test split (20 batches for shapes)")
+    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--latent-dim", type=_positive_int, default=10)
+    t.add_argument("--architecture", choices=("mlp", "conv"), default="conv")
+    t.add_argument("--hidden-units", type=_int_list, default=(400,),
+                   help="MLP widths, comma-separated (default 400)")
+    t.add_argument("--filters", type=_int_list, default=(32, 32, 64, 64),
+                   help="conv channels per stride-2 stage (default 32,32,64,64, the dSprites "
+                   "network of Burgess et al.; the course ConvVAE is 32,64,128 with "
+                   "--latent-dim 128)")
+    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    t.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"), default="none")
+    t.add_argument("--free-bits", type=_non_negative_float, default=0.0)
+    t.add_argument("--beta", type=_non_negative_float, default=None,
+                   help="beta_vae: the KL weight (default 4)")
+    t.add_argument("--kl-warmup-steps", type=_positive_int, default=None,
+                   help="beta_vae: raise beta linearly from 0 over this many steps")
+    t.add_argument("--capacity-max", type=_non_negative_float, default=None,
+                   help="beta_vae_capacity: C_max in nats (default 25)")
+    t.add_argument("--capacity-steps", type=_positive_int, default=None,
+                   help="beta_vae_capacity: steps for C to reach C_max (default 100000)")
+    t.add_argument("--gamma", type=_non_negative_float, default=None,
+                   help="beta_vae_capacity: weight of |KL - C| (default 1000)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--output", default=None, help="default: saved_models/<model>/")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the last epoch checkpoint under --output")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _model_kwargs(args, parser):
+    kwargs = {
+        "latent_dim": args.latent_dim,
+        "architecture": args.architecture,
+        "hidden_units": args.hidden_units,
+        "filters": args.filters,
+        "likelihood": args.likelihood,
+        "free_bits": args.free_bits,
+    }
+    beta_args = {"--beta": args.beta, "--kl-warmup-steps": args.kl_warmup_steps}
+    capacity_args = {
+        "--capacity-max": args.capacity_max,
+        "--capacity-steps": args.capacity_steps,
+        "--gamma": args.gamma,
+    }
+    allowed = {"vae": {}, "beta_vae": beta_args, "beta_vae_capacity": capacity_args}[args.model]
+    for flag, value in {**beta_args, **capacity_args}.items():
+        if value is not None and flag not in allowed:
+            parser.error(f"{flag} does not apply to --model {args.model}")
+    if args.model == "beta_vae":
+        from keras_vae import schedules
+
+        beta = 4.0 if args.beta is None else args.beta
+        if args.kl_warmup_steps:
+            beta = schedules.LinearWarmup(0.0, beta, args.kl_warmup_steps)
+        kwargs["beta"] = beta
+    if args.model == "beta_vae_capacity":
+        for name, flag in (("capacity_max", "--capacity-max"), ("capacity_steps", "--capacity-steps"),
+                           ("gamma", "--gamma")):
+            if capacity_args[flag] is not None:
+                kwargs[name] = capacity_args[flag]
+    return kwargs
+
+
+def _train(args, parser):
+    from keras_vae import training
+
+    output = args.output or os.path.join("saved_models", args.model)
+    model_kwargs = _model_kwargs(args, parser)
+    binarize = None if args.binarize == "none" else args.binarize
+    if args.resume:
+        print("--resume: the model's settings come from the checkpoint.", flush=True)
+    result = training.train(
+        model=args.model,
+        dataset=args.dataset,
+        output=output,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_steps=args.validation_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        binarize=binarize,
+        seed=args.seed,
+        resume=args.resume,
+        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        model_kwargs=model_kwargs,
+    )
+    val = result["metrics"]["validation"]
+    paths = result["paths"]
+    print("\nValidation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
+    print(f"Model:        {paths['model']}")
+    print(f"Checkpoints:  {paths['checkpoints']}  (continue with --resume)")
+    print(f"Pictures:     {paths['reconstructions']}, {paths['samples']}")
+    print(f"Logs:         {paths['logs']}  (tensorboard --logdir {paths['logs']})")
+    print(f"Metrics:      {paths['metrics']}, {paths['history']}")
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args, parser)
+    except (ValueError, FileNotFoundError) as err:
+        parser.exit(2, f"keras-vae {args.command}: error: {err}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

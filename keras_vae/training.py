@@ -1,0 +1,145 @@
+"""A complete training run: data, model, fit with checkpoints and logs, pictures, metrics.
+
+``keras-vae train`` is a thin layer over :func:`train`.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from keras_vae import callbacks as kv_callbacks
+from keras_vae import data as kv_data
+from keras_vae import plotting
+from keras_vae.models import build_model
+
+#: Steps per epoch used for the shapes dataset when none is given (a full pass is 727,280
+#: images, far more than a quick run needs).
+SHAPES_STEPS_PER_EPOCH = 100
+#: Validation batches per epoch for shapes when none is given.
+SHAPES_VALIDATION_STEPS = 20
+
+
+def _json_ready(logs):
+    return {k: float(np.asarray(v)) for k, v in (logs or {}).items()}
+
+
+def train(
+    model="vae",
+    dataset="shapes",
+    output=None,
+    epochs=10,
+    steps_per_epoch=None,
+    validation_steps=None,
+    batch_size=128,
+    learning_rate=1e-3,
+    binarize=None,
+    seed=0,
+    resume=False,
+    verbose="auto",
+    model_kwargs=None,
+    log=print,
+):
+    """Trains a model end to end and writes everything a user looks at.
+
+    Under ``output`` (default ``saved_models/<model>/``) it writes ``model.keras``,
+    ``checkpoints/`` (the last completed epoch, for ``resume=True``), ``logs/``
+    (TensorBoard), ``history.csv``, ``metrics.json``, ``reconstructions.png`` and
+    ``samples.png``.
+
+    Args:
+        model: A key of :data:`keras_vae.models.MODEL_KINDS`.
+        dataset: Anything :func:`keras_vae.data.load` accepts.
+        output: Output folder.
+        epochs: Total epochs (a resumed run continues up to this number).
+        steps_per_epoch: Steps per epoch (default: a full pass; 100 for ``shapes``).
+        validation_steps: Validation batches per epoch (default: the whole test split; 20
+            for ``shapes``).
+        batch_size: Batch size.
+        learning_rate: Adam learning rate.
+        binarize: Binarization of the training and test images (see ``load``).
+        seed: Seed for data order, binarization and model noise.
+        resume: Continue from ``output/checkpoints`` instead of starting anew.
+        verbose: Keras ``fit`` verbosity.
+        model_kwargs: Constructor arguments for the model.
+        log: Function receiving progress lines.
+
+    Returns:
+        A dict with the final metrics and the paths written.
+    """
+    output = os.fspath(output or os.path.join("saved_models", model))
+    ckpt_dir = os.path.join(output, "checkpoints")
+    if dataset == "shapes":
+        steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
+        validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
+    train_ds = kv_data.load(dataset, split="train", batch_size=batch_size, binarize=binarize,
+                            seed=seed)
+    val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
+                          seed=seed + 1)
+    if steps_per_epoch is not None:
+        train_ds = train_ds.repeat()
+    input_shape = tuple(int(d) for d in train_ds.element_spec.shape[1:])
+
+    initial_epoch = 0
+    if resume:
+        vae, state = kv_callbacks.load_checkpoint(ckpt_dir)
+        initial_epoch = int(state["epoch"])
+        log(f"Resuming {ckpt_dir} after epoch {initial_epoch} (step {state['step']}).")
+    else:
+        vae = build_model(model, input_shape, seed=seed, **(model_kwargs or {}))
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    if tuple(vae.image_shape) != input_shape:
+        raise ValueError(
+            f"The model expects images of shape {vae.image_shape} but {dataset!r} has "
+            f"{input_shape}."
+        )
+    os.makedirs(output, exist_ok=True)
+    paths = {
+        "model": os.path.join(output, "model.keras"),
+        "checkpoints": ckpt_dir,
+        "logs": os.path.join(output, "logs"),
+        "history": os.path.join(output, "history.csv"),
+        "metrics": os.path.join(output, "metrics.json"),
+        "reconstructions": os.path.join(output, "reconstructions.png"),
+        "samples": os.path.join(output, "samples.png"),
+    }
+    history = None
+    if initial_epoch < epochs:
+        history = vae.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            verbose=verbose,
+            shuffle=False,  # the datasets shuffle themselves
+            callbacks=[
+                kv_callbacks.EpochCheckpoint(ckpt_dir),
+                keras.callbacks.TensorBoard(paths["logs"]),
+                keras.callbacks.CSVLogger(paths["history"], append=resume),
+            ],
+        )
+    else:
+        log(f"Nothing to train: the checkpoint already has {initial_epoch} of {epochs} epochs.")
+    vae.save(paths["model"])
+
+    batch = next(iter(val_ds.take(1)))
+    originals = np.asarray(batch)[:16]
+    plotting.save_reconstructions(paths["reconstructions"], originals,
+                                  np.asarray(vae.reconstruct(originals)))
+    plotting.save_image_grid(paths["samples"], np.asarray(vae.sample(64, seed=seed)),
+                             title=f"{model}: 64 samples from the prior")
+
+    final = {
+        "train": _json_ready({k: v[-1] for k, v in history.history.items()
+                              if not k.startswith("val_")}) if history else {},
+        "validation": _json_ready(vae.evaluate(val_ds, steps=validation_steps, verbose=0,
+                                               return_dict=True)),
+        "epochs": epochs,
+        "steps": int(vae.optimizer.iterations.numpy()),
+    }
+    with open(paths["metrics"], "w") as f:
+        json.dump(final, f, indent=2)
+    return {"metrics": final, "paths": paths}
