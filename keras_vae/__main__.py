@@ -2,4 +2,5 @@ import sys
 
 from keras_vae.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

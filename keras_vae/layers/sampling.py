@@ -13,7 +13,8 @@ class Sampling(keras.layers.Layer):
     Gradients flow to ``mean`` and ``log_var`` through the deterministic transform
     (Kingma & Welling 2014, section 2.4). The noise comes from a
     ``keras.random.SeedGenerator``, so a layer built with a ``seed`` draws the same sequence
-    of noise every time it is rebuilt; its state is a variable, saved with the model.
+    of noise every time it is rebuilt; its state is saved with the model (``.keras``), so a reloaded model continues the
+    same noise stream.
     ``log_var`` is clipped to ``keras_vae.losses.LOG_VAR_BOUNDS`` so ``exp`` stays finite.
 
     Args:
@@ -56,6 +57,19 @@ class Sampling(keras.layers.Layer):
         log_var = ops.cast(losses.clip_log_var(log_var), mean.dtype)
         eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_var) * eps
+
+    # Keras saves a layer's weights but not its SeedGenerator state; store it too, so a
+    # reloaded model continues the same noise stream (and `fit` resumes exactly).
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        state = store["seed_generator_state"] if "seed_generator_state" in store else None
+        own = {k: store[k] for k in store.keys() if k != "seed_generator_state"}
+        super().load_own_variables(own)
+        if state is not None:
+            self.seed_generator.state.assign(state)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -1,0 +1,84 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_vae import cli
+
+TINY = ["--architecture", "mlp", "--hidden-units", "8", "--latent-dim", "2", "--quiet"]
+
+
+def run_cli(*argv):
+    return cli.main(["train", *argv])
+
+
+def test_train_writes_model_checkpoint_logs_pictures_and_metrics(tiny_npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("--dataset", tiny_npz, "--epochs", "2", "--output", str(out), *TINY) == 0
+    for name in ("model.keras", "checkpoints/last.keras", "checkpoints/state.json",
+                 "reconstructions.png", "samples.png", "metrics.json", "history.csv"):
+        assert (out / name).is_file(), name
+    assert any(files for _, _, files in os.walk(out / "logs"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["validation"]) == {"loss", "reconstruction_loss", "kl_loss", "elbo"}
+    assert metrics["steps"] == 2  # 64 images at batch 128: one step per epoch
+    printed = capsys.readouterr().out
+    assert str(out / "model.keras") in printed and "Pictures:" in printed
+
+
+def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
+    out = str(tmp_path / "run")
+    run_cli("--dataset", tiny_npz, "--epochs", "1", "--batch-size", "16", "--output", out,
+            "--model", "beta_vae_capacity", "--capacity-steps", "100", *TINY)
+    state = json.loads(open(os.path.join(out, "checkpoints", "state.json")).read())
+    assert state == {"epoch": 1, "step": 4}
+    run_cli("--dataset", tiny_npz, "--epochs", "3", "--batch-size", "16", "--output", out,
+            "--model", "beta_vae_capacity", "--resume", *TINY)
+    state = json.loads(open(os.path.join(out, "checkpoints", "state.json")).read())
+    assert state == {"epoch": 3, "step": 12}
+    history = open(os.path.join(out, "history.csv")).read().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["0", "1", "2"]
+    # capacity continued from step 4 (C = 5 * step / 100): epoch 3 averages steps 8..11
+    header = history[0].split(",")
+    capacity = float(history[3].split(",")[header.index("capacity")])
+    assert capacity == pytest.approx(25.0 * 9.5 / 100, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "mnits"], "Unknown dataset 'mnits'"),
+        (["--dataset", "missing/file.npz"], "No such .npz file"),
+        (["--beta", "4"], "--beta does not apply to --model vae"),
+        (["--epochs", "0"], "expected a positive integer"),
+        (["--model", "gan"], "invalid choice"),
+        (["--filters", "32,x"], "comma-separated integers"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(*argv, "--output", str(tmp_path / "o"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_npz, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--dataset", tiny_npz, "--resume", "--output", str(tmp_path / "none"), *TINY)
+    assert exit_info.value.code == 2
+    assert "No checkpoint to resume from" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs(tiny_npz, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_vae", "train", "--dataset", tiny_npz, "--epochs", "1",
+         "--output", str(out), *TINY],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Model:" in proc.stdout and (out / "model.keras").is_file()

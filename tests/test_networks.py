@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from keras_vae import networks
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 1), (64, 64, 3), (30, 17, 2)])
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_any_image_shape_round_trips(shape, architecture):
+    encoder, decoder = networks.build_encoder_decoder(
+        architecture, shape, latent_dim=4, hidden_units=(8,), filters=(4, 8, 8)
+    )
+    x = np.random.rand(2, *shape).astype("float32")
+    mean, log_var = encoder(x)
+    assert tuple(mean.shape) == tuple(log_var.shape) == (2, 4)
+    assert tuple(decoder(mean).shape) == (2, *shape)
+
+
+def test_course_mlp_is_784_400_20():
+    encoder, decoder = networks.build_encoder_decoder("mlp", (28, 28, 1), 20, hidden_units=(400,))
+    dense = [layer for layer in encoder.layers if layer.weights]
+    assert [tuple(layer.kernel.shape) for layer in dense] == [(784, 400), (400, 20), (400, 20)]
+    dense = [layer for layer in decoder.layers if layer.weights]
+    assert [tuple(layer.kernel.shape) for layer in dense] == [(20, 400), (400, 784)]
+    # torch: fc1 + mu + logvar / fc3 + fc4
+    assert encoder.count_params() == 784 * 400 + 400 + 2 * (400 * 20 + 20)
+    assert decoder.count_params() == 20 * 400 + 400 + 400 * 784 + 784
+
+
+def test_course_conv_vae_layers_and_parameters():
+    encoder, decoder = networks.build_encoder_decoder(
+        "conv", (28, 28, 1), 128, filters=(32, 64, 128), kernel_size=4
+    )
+    assert [tuple(s) for s in networks.stage_sizes((28, 28, 1))] == [(28, 28), (14, 14), (7, 7), (3, 3)]
+    convs = [layer for layer in encoder.layers if layer.name.startswith("conv_")]
+    assert [(layer.filters, layer.kernel_size, layer.strides) for layer in convs] == [
+        (32, (4, 4), (2, 2)), (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2))
+    ]
+    conv_params = (16 * 32 + 32) + (32 * 16 * 64 + 64) + (64 * 16 * 128 + 128)
+    assert encoder.count_params() == conv_params + 2 * (1152 * 128 + 128)
+    deconv_params = (128 * 16 * 64 + 64) + (64 * 16 * 32 + 32) + (32 * 16 * 1 + 1)
+    assert decoder.count_params() == (128 * 1152 + 1152) + deconv_params
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(input_shape=(28, 28)), "input_shape"),
+        (dict(input_shape=(28, 28, 1), latent_dim=0), "latent_dim"),
+        (dict(input_shape=(4, 4, 1), filters=(8, 8, 8, 8)), "below one pixel"),
+        (dict(input_shape=(28, 28, 1), filters=()), "filters"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    kwargs = {"latent_dim": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        networks.build_conv_encoder(**kwargs)
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="architecture"):
+        networks.build_encoder_decoder("resnet", (8, 8, 1), 2)
