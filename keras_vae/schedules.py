@@ -16,14 +16,8 @@ Example:
 import keras
 import tensorflow as tf
 
-
-def _check_number(name, value, minimum=None, integer=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}")
-    if integer and int(value) != value:
-        raise ValueError(f"`{name}` must be a whole number. Received: {name}={value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value!r}")
+from keras_vae.validation import check_int
+from keras_vae.validation import check_number
 
 
 class Schedule:
@@ -55,8 +49,7 @@ class Constant(Schedule):
     """The same value at every step."""
 
     def __init__(self, value):
-        _check_number("value", value)
-        self.value = float(value)
+        self.value = check_number("value", value)
 
     def __call__(self, step):
         del step
@@ -81,14 +74,10 @@ class LinearWarmup(Schedule):
     """
 
     def __init__(self, start=0.0, end=1.0, steps=10_000, delay=0):
-        _check_number("start", start)
-        _check_number("end", end)
-        _check_number("steps", steps, minimum=1, integer=True)
-        _check_number("delay", delay, minimum=0, integer=True)
-        self.start = float(start)
-        self.end = float(end)
-        self.steps = int(steps)
-        self.delay = int(delay)
+        self.start = check_number("start", start)
+        self.end = check_number("end", end)
+        self.steps = check_int("steps", steps, minimum=1)
+        self.delay = check_int("delay", delay, minimum=0)
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
@@ -114,16 +103,12 @@ class Cyclical(Schedule):
     """
 
     def __init__(self, start=0.0, end=1.0, period=10_000, ratio=0.5):
-        _check_number("start", start)
-        _check_number("end", end)
-        _check_number("period", period, minimum=1, integer=True)
-        _check_number("ratio", ratio)
-        if not 0.0 < ratio <= 1.0:
+        self.start = check_number("start", start)
+        self.end = check_number("end", end)
+        self.period = check_int("period", period, minimum=1)
+        self.ratio = check_number("ratio", ratio, minimum=0.0, exclusive=True)
+        if self.ratio > 1.0:
             raise ValueError(f"`ratio` must be in (0, 1]. Received: ratio={ratio!r}")
-        self.start = float(start)
-        self.end = float(end)
-        self.period = int(period)
-        self.ratio = float(ratio)
 
     def __call__(self, step):
         step = tf.cast(step, tf.int64)

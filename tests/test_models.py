@@ -103,6 +103,8 @@ def test_temperature_scales_the_prior():
         (dict(free_bits=-1.0), "free_bits"),
         (dict(latent_dim=1.5), "latent_dim"),
         (dict(input_shape=(8, 8)), "input_shape"),
+        (dict(beta=2.0), "Use BetaVAE"),
+        (dict(seed="0"), "seed"),
     ],
 )
 def test_bad_constructor_arguments_are_named(kwargs, message):

@@ -10,6 +10,8 @@ from keras_vae.data import files
 from keras_vae.data.shapes import Shapes
 from keras_vae.data.tfds_source import TFDS_DATASETS
 from keras_vae.data.tfds_source import load_tfds
+from keras_vae.validation import check_positive_int
+from keras_vae.validation import check_seed
 
 #: Names ``load`` accepts besides file paths.
 DATASET_NAMES = ("shapes", *TFDS_DATASETS)
@@ -17,15 +19,6 @@ DATASET_NAMES = ("shapes", *TFDS_DATASETS)
 #: TFDS datasets small enough to cache decoded in memory by default.
 _AUTO_CACHE = ("mnist", "fashion_mnist", "cifar10")
 _AUTO = tf.data.AUTOTUNE
-
-
-def _check_options(batch_size, shuffle_buffer, seed):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
-    if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, int) or shuffle_buffer < 1:
-        raise ValueError(f"`shuffle_buffer` must be a positive integer. Received: {shuffle_buffer!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
 
 
 def _resolve(source):
@@ -120,7 +113,9 @@ def load(
     (4, 64, 64, 1)
     """
     binarize = arrays.check_binarize(binarize)
-    _check_options(batch_size, shuffle_buffer, seed)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("shuffle_buffer", shuffle_buffer)
+    check_seed(seed)
     if binarize and not scale:
         raise ValueError("`binarize` needs scale=True (it draws pixels from values in [0, 1]).")
     kind, source = _resolve(source)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_vae import losses
+from keras_vae.validation import check_seed
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -41,9 +42,7 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 

@@ -17,9 +17,12 @@ from keras_vae import schedules
 from keras_vae.layers import Sampling
 from keras_vae.networks import ARCHITECTURES
 from keras_vae.networks import build_encoder_decoder
-from keras_vae.networks.validation import check_image_shape
-from keras_vae.networks.validation import check_int_tuple
-from keras_vae.networks.validation import check_positive_int
+from keras_vae.validation import check_image_shape
+from keras_vae.validation import check_int
+from keras_vae.validation import check_int_tuple
+from keras_vae.validation import check_number
+from keras_vae.validation import check_positive_int
+from keras_vae.validation import check_seed
 
 BASE_METRICS = ("loss", "reconstruction_loss", "kl_loss", "elbo")
 
@@ -32,16 +35,13 @@ def _check_likelihood(likelihood, likelihood_scale):
         )
     if likelihood_scale == "learned":
         return likelihood_scale
-    if (
-        isinstance(likelihood_scale, bool)
-        or not isinstance(likelihood_scale, (int, float))
-        or not likelihood_scale > 0
-    ):
+    try:
+        return check_number("likelihood_scale", likelihood_scale, minimum=0.0, exclusive=True)
+    except ValueError:
         raise ValueError(
             "`likelihood_scale` (the Gaussian likelihood's sigma) must be a positive number "
             f"or 'learned'. Received: likelihood_scale={likelihood_scale!r}"
-        )
-    return float(likelihood_scale)
+        ) from None
 
 
 class BaseVAE(keras.Model):
@@ -105,12 +105,8 @@ class BaseVAE(keras.Model):
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.likelihood = likelihood
         self.likelihood_scale = _check_likelihood(likelihood, likelihood_scale)
-        if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float)) or free_bits < 0:
-            raise ValueError(f"`free_bits` must be >= 0. Received: free_bits={free_bits!r}")
-        self.free_bits = float(free_bits)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        self.seed = seed
+        self.free_bits = check_number("free_bits", free_bits, minimum=0.0)
+        self.seed = check_seed(seed)
         self._init_kl_weighting(beta, capacity_max, capacity_steps, gamma)
 
         self.encoder, self.decoder = self.build_networks()
@@ -142,22 +138,16 @@ class BaseVAE(keras.Model):
 
     def _init_kl_weighting(self, beta, capacity_max, capacity_steps, gamma):
         self.beta = schedules.get(beta, "beta")
-        if capacity_max is None:
-            self.capacity = None
-        else:
-            if isinstance(capacity_max, bool) or not isinstance(capacity_max, (int, float)) or (
-                capacity_max < 0
-            ):
-                raise ValueError(
-                    f"`capacity_max` must be a number >= 0 (nats) or None. "
-                    f"Received: capacity_max={capacity_max!r}"
-                )
-            self.capacity = schedules.LinearWarmup(0.0, float(capacity_max), capacity_steps)
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma <= 0:
-            raise ValueError(f"`gamma` must be a positive number. Received: gamma={gamma!r}")
-        self.capacity_max = None if capacity_max is None else float(capacity_max)
-        self.capacity_steps = int(capacity_steps)
-        self.gamma = float(gamma)
+        self.capacity_max = (
+            None if capacity_max is None else check_number("capacity_max", capacity_max, 0.0)
+        )
+        self.capacity_steps = check_int("capacity_steps", capacity_steps, minimum=1)
+        self.gamma = check_number("gamma", gamma, minimum=0.0, exclusive=True)
+        self.capacity = (
+            None
+            if capacity_max is None
+            else schedules.LinearWarmup(0.0, self.capacity_max, self.capacity_steps)
+        )
 
     def metric_names(self):
         """Names of the metrics ``fit``/``evaluate`` report, in order."""
@@ -329,12 +319,7 @@ class BaseVAE(keras.Model):
             temperature: Multiplies the prior's standard deviation (1 = the model's prior).
         """
         num = check_positive_int("num", num)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or (
-            temperature < 0
-        ):
-            raise ValueError(
-                f"`temperature` must be a number >= 0. Received: temperature={temperature!r}"
-            )
+        temperature = check_number("temperature", temperature, minimum=0.0)
         z = keras.random.normal((num, self.latent_dim), seed=seed, dtype=self.compute_dtype)
         return self.decode(z * temperature)
 

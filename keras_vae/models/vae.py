@@ -42,30 +42,11 @@ class VAE(BaseVAE):
         Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
     """
 
-    def __init__(
-        self,
-        input_shape,
-        latent_dim=20,
-        architecture="mlp",
-        hidden_units=(400,),
-        filters=(32, 64, 128),
-        kernel_size=4,
-        likelihood="bernoulli",
-        likelihood_scale=0.1,
-        free_bits=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            input_shape,
-            latent_dim=latent_dim,
-            architecture=architecture,
-            hidden_units=hidden_units,
-            filters=filters,
-            kernel_size=kernel_size,
-            likelihood=likelihood,
-            likelihood_scale=likelihood_scale,
-            free_bits=free_bits,
-            seed=seed,
-            **kwargs,
-        )
+    def __init__(self, input_shape, **kwargs):
+        for name in ("beta", "capacity_max", "capacity_steps", "gamma"):
+            if name in kwargs:
+                raise ValueError(
+                    f"VAE has no `{name}`: it maximizes the plain ELBO. Use BetaVAE for "
+                    "beta weighting or capacity control."
+                )
+        super().__init__(input_shape, **kwargs)

@@ -12,9 +12,9 @@ import math
 
 import keras
 
-from keras_vae.networks.validation import check_image_shape
-from keras_vae.networks.validation import check_int_tuple
-from keras_vae.networks.validation import check_positive_int
+from keras_vae.validation import check_image_shape
+from keras_vae.validation import check_int_tuple
+from keras_vae.validation import check_positive_int
 
 
 def _padding(kernel_size):

@@ -4,9 +4,9 @@ import math
 
 import keras
 
-from keras_vae.networks.validation import check_image_shape
-from keras_vae.networks.validation import check_int_tuple
-from keras_vae.networks.validation import check_positive_int
+from keras_vae.validation import check_image_shape
+from keras_vae.validation import check_int_tuple
+from keras_vae.validation import check_positive_int
 
 
 def build_mlp_encoder(input_shape, latent_dim, hidden_units=(400,), name="encoder"):

@@ -1,0 +1,74 @@
+"""Argument checks shared across the package: each raises ValueError naming what it received."""
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_number(name, value, minimum=None, exclusive=False):
+    """Returns ``value`` as a float; it must be a real number (``>= minimum``, or ``>`` when
+    ``exclusive``)."""
+    if not _is_number(value) or value != value:
+        raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}")
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        relation = ">" if exclusive else ">="
+        raise ValueError(f"`{name}` must be {relation} {minimum}. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_int(name, value, minimum=None):
+    """Returns ``value`` as an int; it must be a whole number ``>= minimum``."""
+    if not _is_number(value) or int(value) != value:
+        raise ValueError(f"`{name}` must be an integer. Received: {name}={value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_seed(seed):
+    """A seed is ``None`` or an integer."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    return seed
+
+
+def check_image_shape(input_shape):
+    """Returns ``input_shape`` as a ``(height, width, channels)`` tuple of positive ints."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != 3
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape)
+    ):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) with positive integers, e.g. "
+            f"(28, 28, 1). Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def check_int_tuple(name, values, allow_empty=True):
+    """Returns ``values`` as a tuple of positive ints."""
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise ValueError(
+            f"`{name}` must be a sequence of positive integers. Received: {name}={values!r}"
+        ) from None
+    if not values and not allow_empty:
+        raise ValueError(f"`{name}` must not be empty. Received: {name}={values!r}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(
+                f"`{name}` must be a sequence of positive integers. Received: {name}={values!r}"
+            )
+    return values
