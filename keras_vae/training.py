@@ -75,8 +75,10 @@ def train(
         validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
     train_ds = kv_data.load(dataset, split="train", batch_size=batch_size, binarize=binarize,
                             seed=seed)
+    # Shuffled (seeded) so that a partial pass (validation_steps) and the pictures see a fair
+    # sample: the shapes test split, for one, is stored in factor order.
     val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
-                          seed=seed + 1)
+                          shuffle=True, seed=seed + 1)
     if steps_per_epoch is not None:
         train_ds = train_ds.repeat()
     input_shape = tuple(int(d) for d in train_ds.element_spec.shape[1:])
