@@ -14,6 +14,7 @@ except ImportError as err:  # pragma: no cover - depends on the install
     ) from err
 
 from keras_vae import data
+from keras_vae import export
 from keras_vae import layers
 from keras_vae import losses
 from keras_vae import models
@@ -29,6 +30,7 @@ __all__ = [
     "VAE",
     "__version__",
     "data",
+    "export",
     "layers",
     "losses",
     "models",

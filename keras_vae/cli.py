@@ -91,6 +91,22 @@ def build_parser():
     t.add_argument("--resume", action="store_true",
                    help="continue from the last epoch checkpoint under --output")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--no-export", action="store_true",
+                   help="skip the SavedModel export at the end")
+
+    e = sub.add_parser(
+        "export",
+        help="export a trained model as a SavedModel",
+        description="Write a SavedModel with serving signatures (encode, decode, reconstruct, "
+        "sample; serving_default = reconstruct) as the next integer version under --output.",
+    )
+    e.add_argument("checkpoint", help="a .keras file, a train output folder or a checkpoint folder")
+    e.add_argument("--output", default=None, help="default: saved_models/<model kind>/")
+    e.add_argument("--version", type=_positive_int, default=None,
+                   help="default: one more than the newest version present")
+    e.add_argument("--onnx", action="store_true",
+                   help="also write encode/decode/reconstruct .onnx graphs into <version>/onnx/ "
+                   "(needs the onnx extra)")
     return parser
 
 
@@ -150,6 +166,7 @@ def _train(args, parser):
         resume=args.resume,
         verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
         model_kwargs=model_kwargs,
+        export=not args.no_export,
     )
     val = result["metrics"]["validation"]
     paths = result["paths"]
@@ -159,6 +176,24 @@ def _train(args, parser):
     print(f"Pictures:     {paths['reconstructions']}, {paths['samples']}")
     print(f"Logs:         {paths['logs']}  (tensorboard --logdir {paths['logs']})")
     print(f"Metrics:      {paths['metrics']}, {paths['history']}")
+    if "saved_model" in paths:
+        print(f"SavedModel:   {paths['saved_model']}  (tf.saved_model.load; TF Serving layout)")
+    return 0
+
+
+def _export(args):
+    from keras_vae import export
+    from keras_vae import training
+
+    model = training.load_trained(args.checkpoint)
+    folder = export.export_saved_model(model, args.output, version=args.version)
+    meta = export.read_metadata(folder)
+    print(f"SavedModel:   {folder}")
+    print(f"Signatures:   {', '.join(meta['signatures'])} (serving_default = "
+          f"{meta['serving_default']})")
+    if args.onnx:
+        written = export.export_onnx(model, os.path.join(folder, "onnx"))
+        print(f"ONNX:         {', '.join(written.values())}")
     return 0
 
 
@@ -168,7 +203,9 @@ def main(argv=None):
     try:
         if args.command == "train":
             return _train(args, parser)
-    except (ValueError, FileNotFoundError) as err:
+        if args.command == "export":
+            return _export(args)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
         parser.exit(2, f"keras-vae {args.command}: error: {err}\n")
     return 0
 

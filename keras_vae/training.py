@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
+from keras_vae import export as kv_export
 from keras_vae import plotting
 from keras_vae.models import build_model
 
@@ -39,6 +40,7 @@ def train(
     resume=False,
     verbose="auto",
     model_kwargs=None,
+    export=True,
     log=print,
 ):
     """Trains a model end to end and writes everything a user looks at.
@@ -46,7 +48,8 @@ def train(
     Under ``output`` (default ``saved_models/<model>/``) it writes ``model.keras``,
     ``checkpoints/`` (the last completed epoch, for ``resume=True``), ``logs/``
     (TensorBoard), ``history.csv``, ``metrics.json``, ``reconstructions.png`` and
-    ``samples.png``.
+    ``samples.png``, and (unless ``export=False``) a SavedModel version folder
+    ``<output>/<n>/`` with serving signatures (see :mod:`keras_vae.export`).
 
     Args:
         model: A key of :data:`keras_vae.models.MODEL_KINDS`.
@@ -63,6 +66,7 @@ def train(
         resume: Continue from ``output/checkpoints`` instead of starting anew.
         verbose: Keras ``fit`` verbosity.
         model_kwargs: Constructor arguments for the model.
+        export: Write a SavedModel export at the end.
         log: Function receiving progress lines.
 
     Returns:
@@ -144,4 +148,28 @@ def train(
     }
     with open(paths["metrics"], "w") as f:
         json.dump(final, f, indent=2)
+    if export:
+        paths["saved_model"] = kv_export.export_saved_model(vae, output)
     return {"metrics": final, "paths": paths}
+
+
+def load_trained(path):
+    """Loads a model from a ``.keras`` file, a ``keras-vae train`` output folder
+    (``model.keras``) or a checkpoint folder (``last.keras``).
+
+    Raises:
+        FileNotFoundError: If none of these is there.
+    """
+    path = os.fspath(path)
+    candidates = [path] if path.endswith(".keras") else [
+        os.path.join(path, "model.keras"),
+        os.path.join(path, kv_callbacks.CHECKPOINT_FILE),
+        os.path.join(path, "checkpoints", kv_callbacks.CHECKPOINT_FILE),
+    ]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return keras.models.load_model(candidate)
+    raise FileNotFoundError(
+        f"No model at {path}: expected a .keras file, or a folder holding model.keras "
+        "(a keras-vae train output) or last.keras (a checkpoint folder)."
+    )

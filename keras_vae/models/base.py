@@ -44,6 +44,32 @@ def _check_likelihood(likelihood, likelihood_scale):
         ) from None
 
 
+def check_served_shape(tensor, tail, name):
+    """Fails with a message naming the expected shape unless ``tensor`` is ``[batch, *tail]``.
+
+    Loaded signatures do not enforce their TensorSpec shapes, so a wrongly sized input would
+    otherwise fail deep inside the network.
+    """
+    shape = tf.shape(tensor)
+    padded = tf.concat([shape, tf.zeros([len(tail) + 1], tf.int32)], 0)[: len(tail) + 1]
+    ok = tf.logical_and(
+        tf.equal(tf.size(shape), len(tail) + 1),
+        tf.reduce_all(tf.equal(padded[1:], tf.constant(tail, tf.int32))),
+    )
+    expected = ", ".join(str(d) for d in tail)
+    tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received", shape])
+    return tensor
+
+
+def serving_images(x, image_shape):
+    """Checks served images: shape ``[batch, *image_shape]`` and values in [0, 1]."""
+    check_served_shape(x, image_shape, "x")
+    message = "`x` must be float32 images scaled to [0, 1]"
+    tf.debugging.assert_greater_equal(x, 0.0, message=message)
+    tf.debugging.assert_less_equal(x, 1.0, message=message)
+    return x
+
+
 class BaseVAE(keras.Model):
     """Base class of the Gaussian-latent VAEs: encoder q(z|x), prior N(0, I), decoder p(x|z).
 
@@ -320,8 +346,73 @@ class BaseVAE(keras.Model):
         """
         num = check_positive_int("num", num)
         temperature = check_number("temperature", temperature, minimum=0.0)
-        z = keras.random.normal((num, self.latent_dim), seed=seed, dtype=self.compute_dtype)
-        return self.decode(z * temperature)
+        return self.decode(self.prior_noise(num, check_seed(seed)) * temperature)
+
+    def prior_noise(self, num, seed=None):
+        """``[num, latent_dim]`` draws from N(0, I).
+
+        With an integer seed (Python or tensor) the draw is stateless: the same seed gives
+        the same latents here and in the exported ``sample`` signature.
+        """
+        if seed is None:
+            return keras.random.normal((num, self.latent_dim), dtype=self.compute_dtype)
+        seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+        shape = tf.stack([tf.cast(num, tf.int32), self.latent_dim])
+        return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype)
+
+    # ------------------------------------------------------------------ export
+    @property
+    def kind(self):
+        """The model's name in the CLI and in export metadata (``vae``, ``beta_vae``...)."""
+        return type(self).__name__.lower()
+
+    def serving_endpoints(self):
+        """Serving signatures: ``{name: (function, input_signature)}``, the default first.
+
+        Images are float32 NHWC in [0, 1] with a free batch dimension; a value outside
+        [0, 1] fails with a message naming the range.
+        """
+        images = tf.TensorSpec((None, *self.image_shape), tf.float32, name="x")
+        latents = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
+        num = tf.TensorSpec((), tf.int32, name="num")
+        seed = tf.TensorSpec((), tf.int32, name="seed")
+
+        def reconstruct(x):
+            return {"x_mean": self(serving_images(x, self.image_shape), training=False)}
+
+        def encode(x):
+            mean, log_var = self.encoder(serving_images(x, self.image_shape), training=False)
+            return {"mean": mean, "log_var": log_var}
+
+        def decode(z):
+            logits = self.decoder(check_served_shape(z, (self.latent_dim,), "z"), training=False)
+            out = {"x_mean": self._mean_from_logits(logits)}
+            if self.likelihood == "bernoulli":
+                out["logits"] = logits
+            return out
+
+        def sample(num, seed):
+            tf.debugging.assert_non_negative(num, message="`num` must be >= 0")
+            return {"x_mean": self.decode(self.prior_noise(num, seed))}
+
+        return {
+            "reconstruct": (reconstruct, [images]),
+            "encode": (encode, [images]),
+            "decode": (decode, [latents]),
+            "sample": (sample, [num, seed]),
+        }
+
+    def export_metadata(self):
+        """What a consumer of an export needs to know, as plain JSON-ready values."""
+        return {
+            "model_kind": self.kind,
+            "class": type(self).__name__,
+            "input_shape": list(self.image_shape),
+            "latent_shape": [self.latent_dim],
+            "likelihood": self.likelihood,
+            "num_classes": None,
+            "num_embeddings": None,
+        }
 
     def kl_per_dimension(self, x):
         """Mean KL per latent dimension over the batch ``x``, shape ``[latent_dim]`` (nats)."""

@@ -47,6 +47,10 @@ class BetaVAE(BaseVAE):
 
     has_kl_weighting = True
 
+    @property
+    def kind(self):
+        return "beta_vae_capacity" if self.capacity is not None else "beta_vae"
+
     def __init__(
         self,
         input_shape,
