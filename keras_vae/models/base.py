@@ -57,17 +57,24 @@ def check_served_shape(tensor, tail, name):
         tf.reduce_all(tf.equal(padded[1:], tf.constant(tail, tf.int32))),
     )
     expected = ", ".join(str(d) for d in tail)
-    tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received", shape])
-    return tensor
+    check = tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received", shape])
+    return _after(tensor, [check])
+
+
+def _after(tensor, checks):
+    """``tensor``, made to depend on ``checks``: a graph runs stateless ops in any order, so
+    without this the network could fail on a bad input before the check that names it."""
+    with tf.control_dependencies([c for c in checks if c is not None]):
+        return tf.identity(tensor)
 
 
 def serving_images(x, image_shape):
     """Checks served images: shape ``[batch, *image_shape]`` and values in [0, 1]."""
-    check_served_shape(x, image_shape, "x")
+    x = check_served_shape(x, image_shape, "x")
     message = "`x` must be float32 images scaled to [0, 1]"
-    tf.debugging.assert_greater_equal(x, 0.0, message=message)
-    tf.debugging.assert_less_equal(x, 1.0, message=message)
-    return x
+    low = tf.debugging.assert_greater_equal(x, 0.0, message=message)
+    high = tf.debugging.assert_less_equal(x, 1.0, message=message)
+    return _after(x, [low, high])
 
 
 class BaseVAE(keras.Model):
@@ -392,7 +399,7 @@ class BaseVAE(keras.Model):
             return out
 
         def sample(num, seed):
-            tf.debugging.assert_non_negative(num, message="`num` must be >= 0")
+            num = _after(num, [tf.debugging.assert_non_negative(num, message="`num` must be >= 0")])
             return {"x_mean": self.decode(self.prior_noise(num, seed))}
 
         return {
