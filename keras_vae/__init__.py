@@ -22,11 +22,13 @@ from keras_vae import networks
 from keras_vae import plotting
 from keras_vae import schedules
 from keras_vae.models import BetaVAE
+from keras_vae.models import ConditionalVAE
 from keras_vae.models import VAE
 from keras_vae.version import __version__
 
 __all__ = [
     "BetaVAE",
+    "ConditionalVAE",
     "VAE",
     "__version__",
     "data",

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-MODELS = ("vae", "beta_vae", "beta_vae_capacity")
+MODELS = ("vae", "beta_vae", "beta_vae_capacity", "cvae")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +86,12 @@ def build_parser():
                    help="beta_vae_capacity: steps for C to reach C_max (default 100000)")
     t.add_argument("--gamma", type=_non_negative_float, default=None,
                    help="beta_vae_capacity: weight of |KL - C| (default 1000)")
+    t.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="cvae: number of classes (default 10)")
+    t.add_argument("--conditioning", choices=("one_hot", "embedding"), default=None,
+                   help="cvae: how the label enters the networks (default one_hot)")
+    t.add_argument("--conditional-prior", action="store_true",
+                   help="cvae: learn p(z|c) instead of N(0, I)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--output", default=None, help="default: saved_models/<model>/")
     t.add_argument("--resume", action="store_true",
@@ -125,18 +131,29 @@ def _model_kwargs(args, parser):
         "--capacity-steps": args.capacity_steps,
         "--gamma": args.gamma,
     }
-    allowed = {"vae": {}, "beta_vae": beta_args, "beta_vae_capacity": capacity_args}[args.model]
-    for flag, value in {**beta_args, **capacity_args}.items():
+    cvae_args = {
+        "--num-classes": args.num_classes,
+        "--conditioning": args.conditioning,
+        "--conditional-prior": args.conditional_prior or None,
+    }
+    allowed = {"vae": {}, "beta_vae": beta_args, "beta_vae_capacity": capacity_args,
+               "cvae": {**beta_args, **capacity_args, **cvae_args}}[args.model]
+    for flag, value in {**beta_args, **capacity_args, **cvae_args}.items():
         if value is not None and flag not in allowed:
             parser.error(f"{flag} does not apply to --model {args.model}")
-    if args.model == "beta_vae":
+    if args.model in ("beta_vae", "cvae") and (args.beta is not None or args.kl_warmup_steps):
         from keras_vae import schedules
 
-        beta = 4.0 if args.beta is None else args.beta
+        beta = (4.0 if args.model == "beta_vae" else 1.0) if args.beta is None else args.beta
         if args.kl_warmup_steps:
             beta = schedules.LinearWarmup(0.0, beta, args.kl_warmup_steps)
         kwargs["beta"] = beta
-    if args.model == "beta_vae_capacity":
+    if args.model == "cvae":
+        for name, flag in (("num_classes", "--num-classes"), ("conditioning", "--conditioning"),
+                           ("conditional_prior", "--conditional-prior")):
+            if cvae_args[flag] is not None:
+                kwargs[name] = cvae_args[flag]
+    if args.model in ("beta_vae_capacity", "cvae"):
         for name, flag in (("capacity_max", "--capacity-max"), ("capacity_steps", "--capacity-steps"),
                            ("gamma", "--gamma")):
             if capacity_args[flag] is not None:

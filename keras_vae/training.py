@@ -13,6 +13,8 @@ from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
 from keras_vae import export as kv_export
 from keras_vae import plotting
+from keras_vae.models import MODEL_KINDS
+from keras_vae.models import ConditionalVAE
 from keras_vae.models import build_model
 
 #: Steps per epoch used for the shapes dataset when none is given (a full pass is 727,280
@@ -74,18 +76,22 @@ def train(
     """
     output = os.fspath(output or os.path.join("saved_models", model))
     ckpt_dir = os.path.join(output, "checkpoints")
+    if model not in MODEL_KINDS:
+        raise ValueError(f"Unknown model {model!r}. Known models: {', '.join(MODEL_KINDS)}.")
+    conditional = issubclass(MODEL_KINDS[model][0], ConditionalVAE)
     if dataset == "shapes":
         steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
         validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
     train_ds = kv_data.load(dataset, split="train", batch_size=batch_size, binarize=binarize,
-                            seed=seed)
+                            seed=seed, labels=conditional)
     # Shuffled (seeded) so that a partial pass (validation_steps) and the pictures see a fair
     # sample: the shapes test split, for one, is stored in factor order.
     val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
-                          shuffle=True, seed=seed + 1)
+                          shuffle=True, seed=seed + 1, labels=conditional)
     if steps_per_epoch is not None:
         train_ds = train_ds.repeat()
-    input_shape = tuple(int(d) for d in train_ds.element_spec.shape[1:])
+    image_spec = train_ds.element_spec[0] if conditional else train_ds.element_spec
+    input_shape = tuple(int(d) for d in image_spec.shape[1:])
 
     initial_epoch = 0
     if resume:
@@ -131,12 +137,7 @@ def train(
         log(f"Nothing to train: the checkpoint already has {initial_epoch} of {epochs} epochs.")
     vae.save(paths["model"])
 
-    batch = next(iter(val_ds.take(1)))
-    originals = np.asarray(batch)[:16]
-    plotting.save_reconstructions(paths["reconstructions"], originals,
-                                  np.asarray(vae.reconstruct(originals)))
-    plotting.save_image_grid(paths["samples"], np.asarray(vae.sample(64, seed=seed)),
-                             title=f"{model}: 64 samples from the prior")
+    save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
 
     final = {
         "train": _json_ready({k: v[-1] for k, v in history.history.items()
@@ -151,6 +152,25 @@ def train(
     if export:
         paths["saved_model"] = kv_export.export_saved_model(vae, output)
     return {"metrics": final, "paths": paths}
+
+
+def save_pictures(vae, batch, paths, seed, title):
+    """Reconstructions of a test batch and samples (for conditional models, one row per
+    class, 10 samples each)."""
+    if isinstance(vae, ConditionalVAE):
+        originals, labels = (np.asarray(t)[:16] for t in batch)
+        rebuilt = vae.reconstruct(originals, labels)
+        classes = np.repeat(np.arange(vae.num_classes), 10)
+        samples = vae.sample(classes, seed=seed)
+        caption = f"{title}: one row per class (0-{vae.num_classes - 1}), temperature 1"
+        ncols = 10
+    else:
+        originals = np.asarray(batch)[:16]
+        rebuilt = vae.reconstruct(originals)
+        samples = vae.sample(64, seed=seed)
+        caption, ncols = f"{title}: 64 samples from the prior", None
+    plotting.save_reconstructions(paths["reconstructions"], originals, np.asarray(rebuilt))
+    plotting.save_image_grid(paths["samples"], np.asarray(samples), ncols=ncols, title=caption)
 
 
 def load_trained(path):

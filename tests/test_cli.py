@@ -82,3 +82,19 @@ def test_module_entry_point_runs(tiny_npz, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Model:" in proc.stdout and (out / "model.keras").is_file()
+
+
+def test_cvae_writes_one_row_per_class(tiny_npz, tmp_path):
+    out = tmp_path / "cvae"
+    assert run_cli("--model", "cvae", "--dataset", tiny_npz, "--epochs", "1", "--output", str(out),
+                   "--num-classes", "10", "--conditional-prior", *TINY) == 0
+    assert (out / "samples.png").is_file() and (out / "1" / "saved_model.pb").is_file()
+    from keras_vae import export
+
+    assert export.read_metadata(out / "1")["num_classes"] == 10
+
+
+def test_cvae_flags_are_refused_for_other_models(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_cli("--conditional-prior", "--output", str(tmp_path / "o"))
+    assert "--conditional-prior does not apply to --model vae" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import keras_vae as kv
 from keras_vae import cli
+from tests import registry as reg
 from tests.registry import MODELS
 
 IDS = sorted(MODELS)
@@ -32,16 +33,11 @@ SERVE_SCRIPT = textwrap.dedent(
     for export_dir, inputs_file, outputs_file in jobs:
         inputs = np.load(inputs_file)
         served = tf.saved_model.load(export_dir)
-        calls = {
-            "encode": {"x": inputs["x"]},
-            "reconstruct": {"x": inputs["x"]},
-            "serving_default": {"x": inputs["x"]},
-            "decode": {"z": inputs["z"]},
-            "sample": {"num": np.int32(4), "seed": np.int32(7)},
-        }
         out = {}
-        for name, kwargs in calls.items():
-            result = served.signatures[name](**{k: tf.constant(v) for k, v in kwargs.items()})
+        for name in ("encode", "reconstruct", "serving_default", "decode", "sample"):
+            signature = served.signatures[name]
+            names = sorted(signature.structured_input_signature[1])
+            result = signature(**{k: tf.constant(inputs[k]) for k in names})
             for key, value in result.items():
                 out[f"{name}/{key}"] = value.numpy()
         np.savez(outputs_file, **out)
@@ -54,20 +50,32 @@ def trained(model_id):
     cls, kwargs = MODELS[model_id]
     model = cls(**kwargs, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    x = np.random.default_rng(0).random((32, *model.image_shape)).astype("float32")
-    model.fit(x, batch_size=16, epochs=1, verbose=0)
+    model.fit(*reg.batch(model), batch_size=16, epochs=1, verbose=0)
     return model
 
 
-def expected_outputs(model, x, z):
-    mean, log_var = model.encode(x)
+def serving_inputs(model, seed=1):
+    """Every input any signature takes, by name: x, z, label, num, seed."""
+    x, labels = reg.batch(model, n=5, seed=seed)
+    z = np.random.default_rng(seed).standard_normal((5, model.latent_dim)).astype("float32")
+    inputs = {"x": x, "z": z, "num": np.int32(5), "seed": np.int32(7)}
+    if labels is not None:
+        inputs["label"] = labels
+    return inputs
+
+
+def expected_outputs(model, inputs):
+    x, z, labels = inputs["x"], inputs["z"], inputs.get("label")
+    mean, log_var = reg.encode(model, x, labels)
+    rec = reg.reconstruct(model, x, labels)
     out = {
         "encode/mean": mean, "encode/log_var": log_var,
-        "reconstruct/x_mean": model.reconstruct(x), "serving_default/x_mean": model.reconstruct(x),
-        "decode/x_mean": model.decode(z), "sample/x_mean": model.sample(4, seed=7),
+        "reconstruct/x_mean": rec, "serving_default/x_mean": rec,
+        "decode/x_mean": reg.decode(model, z, labels),
+        "sample/x_mean": reg.sample(model, 5, seed=7, labels=labels),
     }
     if model.likelihood == "bernoulli":
-        out["decode/logits"] = model.decode(z, return_logits=True)
+        out["decode/logits"] = reg.decode(model, z, labels, return_logits=True)
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -77,13 +85,11 @@ def served(tmp_path_factory):
     jobs, expected = [], {}
     for model_id in IDS:
         model = trained(model_id)
-        rng = np.random.default_rng(1)
-        x = rng.random((5, *model.image_shape)).astype("float32")
-        z = rng.standard_normal((5, model.latent_dim)).astype("float32")
+        inputs = serving_inputs(model)
         folder = kv.export.export_saved_model(model, str(root / model_id))
-        np.savez(root / f"{model_id}_in.npz", x=x, z=z)
+        np.savez(root / f"{model_id}_in.npz", **inputs)
         jobs.append([folder, str(root / f"{model_id}_in.npz"), str(root / f"{model_id}_out.npz")])
-        expected[model_id] = (model, folder, expected_outputs(model, x, z))
+        expected[model_id] = (model, folder, expected_outputs(model, inputs))
     proc = subprocess.run(
         [sys.executable, "-I", "-c", SERVE_SCRIPT, json.dumps(jobs)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
@@ -111,6 +117,7 @@ def test_metadata_describes_the_model(served, model_id):
     assert meta["input_shape"] == list(model.image_shape)
     assert meta["latent_shape"] == [model.latent_dim]
     assert meta["likelihood"] == model.likelihood
+    assert meta["num_classes"] == getattr(model, "num_classes", None)
     assert meta["keras_vae_version"] == kv.__version__
     assert meta["signatures"] == ["reconstruct", "encode", "decode", "sample"]
     assert meta["serving_default"] == "reconstruct"
@@ -180,13 +187,16 @@ def test_onnx_graphs_match_the_model(model_id, tmp_path):
     model = trained(model_id)
     written = kv.export.export_onnx(model, str(tmp_path))
     assert sorted(written) == ["decode", "encode", "reconstruct"]
-    rng = np.random.default_rng(2)
-    x = rng.random((3, *model.image_shape)).astype("float32")
-    z = rng.standard_normal((3, model.latent_dim)).astype("float32")
-    want = expected_outputs(model, x, z)
-    for name, feed in (("encode", {"x": x}), ("decode", {"z": z}), ("reconstruct", {"x": x})):
+    inputs = serving_inputs(model, seed=2)
+    want = expected_outputs(model, inputs)
+    for name in ("encode", "decode", "reconstruct"):
         session = ort.InferenceSession(written[name], providers=["CPUExecutionProvider"])
-        assert [i.name for i in session.get_inputs()] == list(feed)
+        names = [i.name for i in session.get_inputs()]
+        expected_names = ["z" if name == "decode" else "x"]
+        if reg.is_conditional(model):
+            expected_names.append("label")
+        assert sorted(names) == sorted(expected_names)
+        feed = {k: inputs[k] for k in names}
         outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
         assert {f"{name}/{k}" for k in outputs} == {k for k in want if k.startswith(name + "/")}
         for key, value in outputs.items():

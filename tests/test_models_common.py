@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests import registry as reg
 from tests.registry import MODELS
 
 IDS = sorted(MODELS)
@@ -14,9 +15,6 @@ def make(model_id, seed=0):
     return cls(**kwargs, seed=seed)
 
 
-def images_for(model, n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, *model.image_shape)).astype("float32")
 
 
 @pytest.mark.parametrize("model_id", IDS)
@@ -35,13 +33,15 @@ def test_config_round_trip(model_id):
 def test_fit_step_reports_the_design_metrics(model_id):
     model = make(model_id)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    history = model.fit(images_for(model), batch_size=16, epochs=1, verbose=0)
+    x, labels = reg.batch(model)
+    history = model.fit(x, labels, batch_size=16, epochs=1, verbose=0)
     assert set(history.history) == set(model.metric_names())
     assert {"loss", "reconstruction_loss", "kl_loss", "elbo"} <= set(history.history)
     for name, values in history.history.items():
         assert np.isfinite(values).all(), name
     assert int(model.optimizer.iterations) == 2
-    logs = model.evaluate(images_for(model, seed=1), batch_size=16, verbose=0, return_dict=True)
+    x, labels = reg.batch(model, seed=1)
+    logs = model.evaluate(x, labels, batch_size=16, verbose=0, return_dict=True)
     assert set(logs) == set(model.metric_names())
 
 
@@ -49,15 +49,15 @@ def test_fit_step_reports_the_design_metrics(model_id):
 def test_keras_save_load_is_exact_and_fit_continues(model_id, tmp_path):
     model = make(model_id)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    x = images_for(model)
-    model.fit(x, batch_size=16, epochs=1, verbose=0)
+    x, labels = reg.batch(model)
+    model.fit(x, labels, batch_size=16, epochs=1, verbose=0)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
 
     assert type(loaded) is type(model)
-    mean, log_var = model.encode(x)
-    mean2, log_var2 = loaded.encode(x)
+    mean, log_var = reg.encode(model, x, labels)
+    mean2, log_var2 = reg.encode(loaded, x, labels)
     assert np.max(np.abs(np.asarray(mean) - np.asarray(mean2))) <= 1e-6
     assert np.max(np.abs(np.asarray(log_var) - np.asarray(log_var2))) <= 1e-6
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
@@ -69,8 +69,8 @@ def test_keras_save_load_is_exact_and_fit_continues(model_id, tmp_path):
     np.testing.assert_array_equal(state, np.asarray(loaded.sampling.seed_generator.state))
 
     # Continuing: one more epoch on each gives identical weights and step.
-    model.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False)
-    loaded.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    model.fit(x, labels, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    loaded.fit(x, labels, batch_size=16, epochs=1, verbose=0, shuffle=False)
     assert int(loaded.optimizer.iterations) == 4
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
@@ -79,16 +79,16 @@ def test_keras_save_load_is_exact_and_fit_continues(model_id, tmp_path):
 @pytest.mark.parametrize("model_id", IDS)
 def test_api_shapes_and_seeded_sampling(model_id):
     model = make(model_id)
-    x = images_for(model, n=5)
-    mean, log_var = model.encode(x)
+    x, labels = reg.batch(model, n=5)
+    mean, log_var = reg.encode(model, x, labels)
     assert tuple(mean.shape) == tuple(log_var.shape) == (5, model.latent_dim)
-    assert tuple(model.decode(mean).shape) == (5, *model.image_shape)
-    assert tuple(model.reconstruct(x).shape) == (5, *model.image_shape)
-    assert tuple(model(x).shape) == (5, *model.image_shape)
-    a = np.asarray(model.sample(4, seed=3))
-    b = np.asarray(model.sample(4, seed=3))
-    c = np.asarray(model.sample(4, seed=4))
+    assert tuple(reg.decode(model, mean, labels).shape) == (5, *model.image_shape)
+    assert tuple(reg.reconstruct(model, x, labels).shape) == (5, *model.image_shape)
+    assert tuple(reg.call(model, x, labels).shape) == (5, *model.image_shape)
+    a = np.asarray(reg.sample(model, 4, seed=3))
+    b = np.asarray(reg.sample(model, 4, seed=3))
+    c = np.asarray(reg.sample(model, 4, seed=4))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     assert a.min() >= 0.0 and a.max() <= 1.0
-    assert tuple(model.kl_per_dimension(x).shape) == (model.latent_dim,)
+    assert tuple(reg.kl_per_dimension(model, x, labels).shape) == (model.latent_dim,)

@@ -1,5 +1,6 @@
-"""Custom layers: reparameterized sampling (and, with the VQ-VAE, vector quantization)."""
+"""Custom layers: reparameterized sampling, label conditioning."""
 
+from keras_vae.layers.conditioning import LabelEncoding
 from keras_vae.layers.sampling import Sampling
 
-__all__ = ["Sampling"]
+__all__ = ["LabelEncoding", "Sampling"]

@@ -2,6 +2,7 @@
 
 from keras_vae.models.base import BaseVAE
 from keras_vae.models.beta_vae import BetaVAE
+from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.vae import VAE
 
 #: Model kinds by the names the CLI uses: ``kind -> (class, fixed constructor arguments)``.
@@ -9,6 +10,7 @@ MODEL_KINDS = {
     "vae": (VAE, {}),
     "beta_vae": (BetaVAE, {}),
     "beta_vae_capacity": (BetaVAE, {"capacity_max": 25.0}),
+    "cvae": (ConditionalVAE, {}),
 }
 
 
@@ -20,4 +22,4 @@ def build_model(kind, input_shape, **kwargs):
     return cls(input_shape=input_shape, **{**fixed, **kwargs})
 
 
-__all__ = ["BaseVAE", "BetaVAE", "MODEL_KINDS", "VAE", "build_model"]
+__all__ = ["BaseVAE", "BetaVAE", "ConditionalVAE", "MODEL_KINDS", "VAE", "build_model"]

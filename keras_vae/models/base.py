@@ -58,10 +58,10 @@ def check_served_shape(tensor, tail, name):
     )
     expected = ", ".join(str(d) for d in tail)
     check = tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received", shape])
-    return _after(tensor, [check])
+    return after_checks(tensor, [check])
 
 
-def _after(tensor, checks):
+def after_checks(tensor, checks):
     """``tensor``, made to depend on ``checks``: a graph runs stateless ops in any order, so
     without this the network could fail on a bad input before the check that names it."""
     with tf.control_dependencies([c for c in checks if c is not None]):
@@ -74,7 +74,7 @@ def serving_images(x, image_shape):
     message = "`x` must be float32 images scaled to [0, 1]"
     low = tf.debugging.assert_greater_equal(x, 0.0, message=message)
     high = tf.debugging.assert_less_equal(x, 1.0, message=message)
-    return _after(x, [low, high])
+    return after_checks(x, [low, high])
 
 
 class BaseVAE(keras.Model):
@@ -216,7 +216,8 @@ class BaseVAE(keras.Model):
         return losses.gaussian_nll(x, ops.sigmoid(ops.cast(logits, "float32")), log_scale)
 
     def compute_terms(self, x, training=False):
-        """One stochastic pass: per-example reconstruction NLL, per-dimension KL, and z."""
+        """One stochastic pass over the inputs ``unpack_inputs`` returned: per-example
+        reconstruction NLL, per-dimension KL to the prior, and z."""
         mean, log_var = self.encoder(x, training=training)
         z = self.sampling((mean, log_var))
         logits = self.decoder(z, training=training)
@@ -233,8 +234,8 @@ class BaseVAE(keras.Model):
             return tf.constant(0, tf.int64)
         return tf.cast(self.optimizer.iterations, tf.int64)
 
-    def _objective(self, x, training):
-        terms = self.compute_terms(x, training=training)
+    def _objective(self, inputs, training):
+        terms = self.compute_terms(inputs, training=training)
         penalty, extra = self.regularizer(terms["kl_per_dim"], self._schedule_step())
         kl = tf.reduce_sum(terms["kl_per_dim"], axis=1)
         rec = terms["reconstruction_loss"]
@@ -248,6 +249,10 @@ class BaseVAE(keras.Model):
         return values
 
     # ------------------------------------------------------------------ Keras hooks
+    def unpack_inputs(self, data):
+        """Checks a batch from ``fit``/``evaluate`` and returns what ``compute_terms`` takes."""
+        return self._unpack_images(data)
+
     def _unpack_images(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is not None:
@@ -283,11 +288,19 @@ class BaseVAE(keras.Model):
             )
         return tf.cast(x, self.compute_dtype)
 
+    def make_train_function(self, force=False):
+        # Build the optimizer's variables eagerly, before anything is traced: otherwise they
+        # are created inside the first traced step, which fails when an earlier trace raised
+        # (bad data) and is wrong under distribution strategies.
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().make_train_function(force)
+
     def train_step(self, data):
-        x = self._unpack_images(data)
+        inputs = self.unpack_inputs(data)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            values = self._objective(x, training=True)
+            values = self._objective(inputs, training=True)
             # Mean over this replica's examples, divided by the replica count: summed across
             # replicas by the optimizer, this is the mean over the global batch.
             loss = tf.reduce_mean(values["loss"]) / replicas
@@ -298,8 +311,8 @@ class BaseVAE(keras.Model):
         return self._update_trackers(values)
 
     def test_step(self, data):
-        x = self._unpack_images(data)
-        return self._update_trackers(self._objective(x, training=False))
+        inputs = self.unpack_inputs(data)
+        return self._update_trackers(self._objective(inputs, training=False))
 
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
@@ -399,7 +412,7 @@ class BaseVAE(keras.Model):
             return out
 
         def sample(num, seed):
-            num = _after(num, [tf.debugging.assert_non_negative(num, message="`num` must be >= 0")])
+            num = after_checks(num, [tf.debugging.assert_non_negative(num, message="`num` must be >= 0")])
             return {"x_mean": self.decode(self.prior_noise(num, seed))}
 
         return {

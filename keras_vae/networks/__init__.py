@@ -12,17 +12,21 @@ ARCHITECTURES = ("mlp", "conv")
 def build_encoder_decoder(
     architecture, input_shape, latent_dim, hidden_units=(400,), filters=(32, 64, 128),
     kernel_size=4,
+    condition_dim=0,
 ):
-    """Returns ``(encoder, decoder)`` for ``architecture`` in ``("mlp", "conv")``."""
+    """Returns ``(encoder, decoder)`` for ``architecture`` in ``("mlp", "conv")``.
+
+    With ``condition_dim > 0`` both take a condition vector ``c`` as a second input.
+    """
     if architecture == "mlp":
         return (
-            build_mlp_encoder(input_shape, latent_dim, hidden_units),
-            build_mlp_decoder(input_shape, latent_dim, hidden_units),
+            build_mlp_encoder(input_shape, latent_dim, hidden_units, condition_dim),
+            build_mlp_decoder(input_shape, latent_dim, hidden_units, condition_dim),
         )
     if architecture == "conv":
         return (
-            build_conv_encoder(input_shape, latent_dim, filters, kernel_size),
-            build_conv_decoder(input_shape, latent_dim, filters, kernel_size),
+            build_conv_encoder(input_shape, latent_dim, filters, kernel_size, condition_dim),
+            build_conv_decoder(input_shape, latent_dim, filters, kernel_size, condition_dim),
         )
     raise ValueError(
         f"`architecture` must be one of {ARCHITECTURES}. Received: architecture={architecture!r}"

@@ -12,6 +12,7 @@ import math
 
 import keras
 
+from keras_vae.networks.mlp import join_condition
 from keras_vae.validation import check_image_shape
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_positive_int
@@ -47,9 +48,13 @@ def stage_sizes(input_shape, filters=(32, 64, 128), kernel_size=4):
 
 
 def build_conv_encoder(
-    input_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, name="encoder"
+    input_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, condition_dim=0,
+    name="encoder",
 ):
     """Stride-2 ``Conv2D`` + ReLU per entry of ``filters``, flatten, linear (mean, log_var).
+
+    With ``condition_dim > 0`` a condition vector ``c`` joins the flattened features of the
+    convolutional trunk, before the linear heads.
 
     Returns:
         A functional ``keras.Model`` mapping ``[batch, H, W, C]`` images to
@@ -65,13 +70,15 @@ def build_conv_encoder(
             h = keras.layers.ZeroPadding2D(pad, name=f"pad_{i}")(h)
         h = keras.layers.Conv2D(f, kernel_size, strides=2, activation="relu", name=f"conv_{i}")(h)
     h = keras.layers.Flatten(name="flatten")(h)
+    h, inputs = join_condition(h, x_in, condition_dim)
     mean = keras.layers.Dense(latent_dim, name="mean")(h)
     log_var = keras.layers.Dense(latent_dim, name="log_var")(h)
-    return keras.Model(x_in, [mean, log_var], name=name)
+    return keras.Model(inputs, [mean, log_var], name=name)
 
 
 def build_conv_decoder(
-    output_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, name="decoder"
+    output_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, condition_dim=0,
+    name="decoder",
 ):
     """Linear map to the encoder's last feature map, then stride-2 ``Conv2DTranspose`` back.
 
@@ -87,8 +94,9 @@ def build_conv_decoder(
     pad = _padding(kernel_size)
     out_channels = list(reversed(filters[:-1])) + [output_shape[-1]]
     z_in = keras.Input(shape=(latent_dim,), name="z")
+    h, inputs = join_condition(z_in, z_in, condition_dim)
     bottom = (*sizes[-1], filters[-1])
-    h = keras.layers.Dense(math.prod(bottom), name="project")(z_in)
+    h = keras.layers.Dense(math.prod(bottom), name="project")(h)
     h = keras.layers.Reshape(bottom, name="reshape")(h)
     for i, channels in enumerate(out_channels):
         in_size, target = sizes[-1 - i], sizes[-2 - i]
@@ -107,4 +115,4 @@ def build_conv_decoder(
             crops.append((pad, extra - pad))
         if any(c for pair in crops for c in pair):
             h = keras.layers.Cropping2D(tuple(crops), name="logits" if last else f"crop_{i}")(h)
-    return keras.Model(z_in, h, name=name)
+    return keras.Model(inputs, h, name=name)

@@ -1,0 +1,284 @@
+"""Conditional VAE: the class label enters both q(z|x, c) and p(x|z, c)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_vae import losses
+from keras_vae.layers import LabelEncoding
+from keras_vae.models.base import BaseVAE
+from keras_vae.models.base import after_checks
+from keras_vae.models.base import check_served_shape
+from keras_vae.models.base import serving_images
+from keras_vae.networks import build_encoder_decoder
+from keras_vae.validation import check_number
+from keras_vae.validation import check_positive_int
+from keras_vae.validation import check_seed
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class ConditionalVAE(BaseVAE):
+    """A VAE conditioned on a class label: digits (or any class) on demand.
+
+    The label becomes a condition vector c (one-hot, or a learned embedding) that joins the
+    encoder after flattening (MLP: the flattened image; conv: the flattened features of the
+    convolutional trunk) and the decoder, concatenated with z. The objective is the
+    conditional ELBO ``-log p(x|z, c) + KL(q(z|x, c) || p(z|c))``, with p(z|c) = N(0, I) or,
+    with ``conditional_prior=True``, a learned N(mu_c, sigma_c^2) per class. β schedules and
+    capacity control apply as in :class:`keras_vae.BetaVAE` (a conditional β-VAE is
+    ``ConditionalVAE(beta=4.0)``).
+
+    ``fit`` takes ``(x, label)`` batches (``kv.data.load(..., labels=True)``); labels are int
+    class indices in ``[0, num_classes)``.
+
+    Args:
+        input_shape: Image shape.
+        num_classes: Number of classes.
+        conditioning: ``"one_hot"`` (default) or ``"embedding"``.
+        embedding_dim: Size of the label embedding in ``"embedding"`` mode.
+        conditional_prior: Learn p(z|c) instead of using N(0, I).
+        beta, capacity_max, capacity_steps, gamma: KL weighting, as in ``BetaVAE``
+            (default β = 1: the conditional ELBO).
+        **kwargs: Everything :class:`keras_vae.VAE` takes.
+
+    Example:
+
+    >>> import numpy as np, keras_vae as kv
+    >>> cvae = kv.ConditionalVAE(input_shape=(8, 8, 1), num_classes=3, latent_dim=2,
+    ...                          hidden_units=(16,))
+    >>> tuple(cvae.sample(np.array([0, 1, 2]), seed=0).shape)
+    (3, 8, 8, 1)
+
+    References:
+        Sohn, Lee & Yan, "Learning Structured Output Representation using Deep Conditional
+        Generative Models", NeurIPS 2015.
+    """
+
+    has_kl_weighting = True
+
+    def __init__(
+        self,
+        input_shape,
+        num_classes=10,
+        conditioning="one_hot",
+        embedding_dim=16,
+        conditional_prior=False,
+        beta=1.0,
+        capacity_max=None,
+        capacity_steps=100_000,
+        gamma=1000.0,
+        **kwargs,
+    ):
+        # The networks are built inside the base constructor and need these first.
+        self.label_encoding = LabelEncoding(num_classes, conditioning, embedding_dim,
+                                            name="label_encoding")
+        self.num_classes = self.label_encoding.num_classes
+        self.conditioning = conditioning
+        self.embedding_dim = self.label_encoding.embedding_dim
+        self.conditional_prior = bool(conditional_prior)
+        super().__init__(input_shape, beta=beta, capacity_max=capacity_max,
+                         capacity_steps=capacity_steps, gamma=gamma, **kwargs)
+        if self.conditional_prior:
+            # one-hot(c) -> (mu_c, log sigma_c^2); zeros start it at N(0, I).
+            self.prior_net = keras.layers.Dense(2 * self.latent_dim, kernel_initializer="zeros",
+                                                name="conditional_prior")
+            self.prior_net.build((None, self.num_classes))
+        else:
+            self.prior_net = None
+
+    kind = "cvae"
+
+    def build_networks(self):
+        return build_encoder_decoder(
+            self.architecture, self.image_shape, self.latent_dim, hidden_units=self.hidden_units,
+            filters=self.filters, kernel_size=self.kernel_size,
+            condition_dim=self.label_encoding.output_dim,
+        )
+
+    # ------------------------------------------------------------------ labels
+    def check_labels(self, labels):
+        """Returns labels as int32 ``[batch]``; float, wrongly shaped or out-of-range labels
+        raise an error naming the problem (eagerly a ValueError, in a graph an assertion)."""
+        if labels is None:
+            raise ValueError(
+                "ConditionalVAE needs labels: train on (x, label) batches "
+                "(keras_vae.data.load(..., labels=True)) and pass labels to encode/decode/sample."
+            )
+        labels = labels if tf.is_tensor(labels) else tf.convert_to_tensor(np.asarray(labels))
+        if not labels.dtype.is_integer:
+            raise ValueError(
+                f"Labels must be integer class indices; received dtype {labels.dtype.name}."
+            )
+        if labels.shape.rank == 2 and labels.shape[1] == 1:
+            labels = tf.reshape(labels, [-1])
+        if labels.shape.rank != 1:
+            raise ValueError(f"Labels must have shape (batch,); received {tuple(labels.shape)}.")
+        labels = tf.cast(labels, tf.int32)
+        message = f"labels must lie in [0, {self.num_classes})"
+        if tf.executing_eagerly():
+            values = labels.numpy()
+            if values.size and (values.min() < 0 or values.max() >= self.num_classes):
+                raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
+            return labels
+        low = tf.debugging.assert_non_negative(labels, message=message)
+        high = tf.debugging.assert_less(labels, self.num_classes, message=message)
+        return after_checks(labels, [low, high])
+
+    def unpack_inputs(self, data):
+        x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError("ConditionalVAE does not support sample weights.")
+        if labels is None:
+            raise ValueError(
+                "ConditionalVAE trains on (x, label) batches but the data holds images only: "
+                "load it with keras_vae.data.load(..., labels=True) or pass y=labels to fit."
+            )
+        return self._check_images(x), self.check_labels(labels)
+
+    def prior(self, labels):
+        """``(mean, log_var)`` of p(z|c), ``[batch, latent_dim]`` each (zeros without a
+        learned prior)."""
+        if self.prior_net is None:
+            zeros = tf.zeros([tf.shape(labels)[0], self.latent_dim], self.compute_dtype)
+            return zeros, zeros
+        params = self.prior_net(ops.one_hot(labels, self.num_classes))
+        return tf.split(params, 2, axis=-1)
+
+    # ------------------------------------------------------------------ objective
+    def compute_terms(self, inputs, training=False):
+        x, labels = inputs
+        c = self.label_encoding(labels)
+        mean, log_var = self.encoder([x, c], training=training)
+        z = self.sampling((mean, log_var))
+        logits = self.decoder([z, c], training=training)
+        prior_mean, prior_log_var = (None, None) if self.prior_net is None else self.prior(labels)
+        return {
+            "reconstruction_loss": self.reconstruction_nll(x, logits),
+            "kl_per_dim": losses.gaussian_kl_per_dim(mean, log_var, prior_mean, prior_log_var),
+            "mean": mean,
+            "log_var": log_var,
+            "z": z,
+        }
+
+    # ------------------------------------------------------------------ public API
+    def call(self, inputs, training=False):
+        """Reconstruction mean of ``(x, labels)``."""
+        if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
+            raise ValueError("ConditionalVAE is called on (x, labels).")
+        x, labels = self._check_images(inputs[0]), self.check_labels(inputs[1])
+        c = self.label_encoding(labels)
+        mean, log_var = self.encoder([x, c], training=training)
+        z = self.sampling((mean, log_var)) if training else mean
+        return self._mean_from_logits(self.decoder([z, c], training=training))
+
+    def encode(self, x, labels=None):
+        """``(mean, log_var)`` of q(z|x, c)."""
+        labels = self.check_labels(labels)
+        return self.encoder([self._check_images(x), self.label_encoding(labels)], training=False)
+
+    def decode(self, z, labels=None, return_logits=False):
+        """Image means (or logits) of p(x|z, c)."""
+        labels = self.check_labels(labels)
+        return self.decode_condition(z, self.label_encoding(labels), return_logits)
+
+    def decode_condition(self, z, condition, return_logits=False):
+        """Decodes with a raw condition vector (e.g. between two classes' vectors)."""
+        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        if z.shape.rank != 2 or (z.shape[1] is not None and z.shape[1] != self.latent_dim):
+            raise ValueError(
+                f"`z` must have shape (batch, {self.latent_dim}). Received: {tuple(z.shape)}"
+            )
+        logits = self.decoder([z, tf.cast(condition, self.compute_dtype)], training=False)
+        return logits if return_logits else self._mean_from_logits(logits)
+
+    def reconstruct(self, x, labels=None, sample=False):
+        """Decodes the posterior mean (or a posterior sample) of ``(x, labels)``."""
+        if not sample:
+            return self((x, labels), training=False)
+        mean, log_var = self.encode(x, labels)
+        return self.decode(self.sampling((mean, log_var)), labels)
+
+    def sample(self, labels, seed=None, temperature=1.0):
+        """One image per label: ``z ~ p(z|c)`` with its standard deviation times
+        ``temperature`` (1 = the model's own prior), decoded with c."""
+        labels = self.check_labels(labels)
+        temperature = check_number("temperature", temperature, minimum=0.0)
+        return self.decode(self._prior_sample(labels, check_seed(seed), temperature), labels)
+
+    def _prior_sample(self, labels, seed, temperature=1.0):
+        mean, log_var = self.prior(labels)
+        noise = self.prior_noise(tf.shape(labels)[0], seed)
+        return mean + tf.exp(0.5 * losses.clip_log_var(log_var)) * temperature * noise
+
+    def interpolate_labels(self, label_a, label_b, steps=8, seed=0):
+        """Same z (from p(z|label_a)), condition moving from ``label_a`` to ``label_b``:
+        ``[steps, H, W, C]``."""
+        steps = check_positive_int("steps", steps)
+        ends = self.label_encoding(self.check_labels([label_a, label_b]))
+        t = tf.linspace(0.0, 1.0, steps)[:, None]
+        conditions = (1.0 - t) * ends[0] + t * ends[1]
+        z = tf.repeat(self._prior_sample(self.check_labels([label_a]), seed), steps, axis=0)
+        return self.decode_condition(z, conditions)
+
+    def interpolate_latents(self, label, z_a, z_b, steps=8):
+        """Same label, z moving linearly from ``z_a`` to ``z_b``: ``[steps, H, W, C]``."""
+        steps = check_positive_int("steps", steps)
+        t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+        z = (1.0 - t) * np.asarray(z_a, "float32")[None] + t * np.asarray(z_b, "float32")[None]
+        return self.decode(z, np.full(steps, label, "int32"))
+
+    def kl_per_dimension(self, x, labels=None):
+        """Mean KL per latent dimension to p(z|c) over the batch, ``[latent_dim]``."""
+        terms = self.compute_terms((self._check_images(x), self.check_labels(labels)))
+        return tf.reduce_mean(terms["kl_per_dim"], axis=0)
+
+    # ------------------------------------------------------------------ export
+    def serving_endpoints(self):
+        images = tf.TensorSpec((None, *self.image_shape), tf.float32, name="x")
+        latents = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
+        label = tf.TensorSpec((None,), tf.int32, name="label")
+        seed = tf.TensorSpec((), tf.int32, name="seed")
+
+        def checked(x, label):
+            return serving_images(x, self.image_shape), self.check_labels(label)
+
+        def reconstruct(x, label):
+            return {"x_mean": self(checked(x, label), training=False)}
+
+        def encode(x, label):
+            x, label = checked(x, label)
+            mean, log_var = self.encoder([x, self.label_encoding(label)], training=False)
+            return {"mean": mean, "log_var": log_var}
+
+        def decode(z, label):
+            z = check_served_shape(z, (self.latent_dim,), "z")
+            logits = self.decoder([z, self.label_encoding(self.check_labels(label))],
+                                  training=False)
+            out = {"x_mean": self._mean_from_logits(logits)}
+            if self.likelihood == "bernoulli":
+                out["logits"] = logits
+            return out
+
+        def sample(label, seed):
+            label = self.check_labels(label)
+            return {"x_mean": self.decode(self._prior_sample(label, seed), label)}
+
+        return {
+            "reconstruct": (reconstruct, [images, label]),
+            "encode": (encode, [images, label]),
+            "decode": (decode, [latents, label]),
+            "sample": (sample, [label, seed]),
+        }
+
+    def export_metadata(self):
+        return {**super().export_metadata(), "num_classes": self.num_classes}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "conditioning": self.conditioning,
+            "embedding_dim": self.embedding_dim,
+            "conditional_prior": self.conditional_prior,
+        }
