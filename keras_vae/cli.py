@@ -65,7 +65,8 @@ def build_parser():
                    help="default: the whole test split (20 batches for shapes)")
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--learning-rate", type=float, default=1e-3)
-    t.add_argument("--latent-dim", type=_positive_int, default=10)
+    t.add_argument("--latent-dim", type=_positive_int, default=None,
+                   help="default 10 (4 for cvae, the ConditionalVAE default)")
     t.add_argument("--architecture", choices=("mlp", "conv"), default="conv")
     t.add_argument("--hidden-units", type=_int_list, default=(400,),
                    help="MLP widths, comma-separated (default 400)")
@@ -90,8 +91,8 @@ def build_parser():
                    help="cvae: number of classes (default 10)")
     t.add_argument("--conditioning", choices=("one_hot", "embedding"), default=None,
                    help="cvae: how the label enters the networks (default one_hot)")
-    t.add_argument("--conditional-prior", action="store_true",
-                   help="cvae: learn p(z|c) instead of N(0, I)")
+    t.add_argument("--standard-prior", action="store_true",
+                   help="cvae: use N(0, I) as p(z|c) instead of the learned prior")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--output", default=None, help="default: saved_models/<model>/")
     t.add_argument("--resume", action="store_true",
@@ -117,8 +118,9 @@ def build_parser():
 
 
 def _model_kwargs(args, parser):
+    latent_dim = args.latent_dim or (4 if args.model == "cvae" else 10)
     kwargs = {
-        "latent_dim": args.latent_dim,
+        "latent_dim": latent_dim,
         "architecture": args.architecture,
         "hidden_units": args.hidden_units,
         "filters": args.filters,
@@ -134,7 +136,7 @@ def _model_kwargs(args, parser):
     cvae_args = {
         "--num-classes": args.num_classes,
         "--conditioning": args.conditioning,
-        "--conditional-prior": args.conditional_prior or None,
+        "--standard-prior": args.standard_prior or None,
     }
     allowed = {"vae": {}, "beta_vae": beta_args, "beta_vae_capacity": capacity_args,
                "cvae": {**beta_args, **capacity_args, **cvae_args}}[args.model]
@@ -149,10 +151,10 @@ def _model_kwargs(args, parser):
             beta = schedules.LinearWarmup(0.0, beta, args.kl_warmup_steps)
         kwargs["beta"] = beta
     if args.model == "cvae":
-        for name, flag in (("num_classes", "--num-classes"), ("conditioning", "--conditioning"),
-                           ("conditional_prior", "--conditional-prior")):
+        for name, flag in (("num_classes", "--num-classes"), ("conditioning", "--conditioning")):
             if cvae_args[flag] is not None:
                 kwargs[name] = cvae_args[flag]
+        kwargs["conditional_prior"] = not args.standard_prior
     if args.model in ("beta_vae_capacity", "cvae"):
         for name, flag in (("capacity_max", "--capacity-max"), ("capacity_steps", "--capacity-steps"),
                            ("gamma", "--gamma")):

@@ -87,7 +87,7 @@ def test_module_entry_point_runs(tiny_npz, tmp_path):
 def test_cvae_writes_one_row_per_class(tiny_npz, tmp_path):
     out = tmp_path / "cvae"
     assert run_cli("--model", "cvae", "--dataset", tiny_npz, "--epochs", "1", "--output", str(out),
-                   "--num-classes", "10", "--conditional-prior", *TINY) == 0
+                   "--num-classes", "10", "--standard-prior", *TINY) == 0
     assert (out / "samples.png").is_file() and (out / "1" / "saved_model.pb").is_file()
     from keras_vae import export
 
@@ -96,5 +96,5 @@ def test_cvae_writes_one_row_per_class(tiny_npz, tmp_path):
 
 def test_cvae_flags_are_refused_for_other_models(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        run_cli("--conditional-prior", "--output", str(tmp_path / "o"))
-    assert "--conditional-prior does not apply to --model vae" in capsys.readouterr().err
+        run_cli("--standard-prior", "--output", str(tmp_path / "o"))
+    assert "--standard-prior does not apply to --model vae" in capsys.readouterr().err

@@ -35,9 +35,15 @@ class ConditionalVAE(BaseVAE):
     Args:
         input_shape: Image shape.
         num_classes: Number of classes.
+        latent_dim: Size of z. The default 4 is deliberate: the label carries the class, so z
+            only needs style, and a small z leaves the decoder no room to ignore the label. With
+            the defaults (MLP 400, learned prior) samples at temperature 1 are recognised as the
+            requested digit 99 % of the time after 10 MNIST epochs; latent 8 gives 93 %, 20
+            gives 82 % (``benchmarks/cvae_mnist.py``). Raise it for better reconstructions.
         conditioning: ``"one_hot"`` (default) or ``"embedding"``.
         embedding_dim: Size of the label embedding in ``"embedding"`` mode.
-        conditional_prior: Learn p(z|c) instead of using N(0, I).
+        conditional_prior: Learn p(z|c) (default) instead of using N(0, I); without it the
+            default network's samples match their label 64 % of the time instead of 99 %.
         beta, capacity_max, capacity_steps, gamma: KL weighting, as in ``BetaVAE``
             (default β = 1: the conditional ELBO).
         **kwargs: Everything :class:`keras_vae.VAE` takes.
@@ -61,9 +67,10 @@ class ConditionalVAE(BaseVAE):
         self,
         input_shape,
         num_classes=10,
+        latent_dim=4,
         conditioning="one_hot",
         embedding_dim=16,
-        conditional_prior=False,
+        conditional_prior=True,
         beta=1.0,
         capacity_max=None,
         capacity_steps=100_000,
@@ -77,7 +84,7 @@ class ConditionalVAE(BaseVAE):
         self.conditioning = conditioning
         self.embedding_dim = self.label_encoding.embedding_dim
         self.conditional_prior = bool(conditional_prior)
-        super().__init__(input_shape, beta=beta, capacity_max=capacity_max,
+        super().__init__(input_shape, latent_dim=latent_dim, beta=beta, capacity_max=capacity_max,
                          capacity_steps=capacity_steps, gamma=gamma, **kwargs)
         if self.conditional_prior:
             # one-hot(c) -> (mu_c, log sigma_c^2); zeros start it at N(0, I).
