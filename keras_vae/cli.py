@@ -16,34 +16,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _int_list(text):
+def _parse_number(text, cast, minimum, expected):
+    """Parses one number for argparse; anything else is a one-line usage error."""
     try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not value >= minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
 
 
 def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _parse_number(text, int, 1, "a positive integer")
 
 
 def _non_negative_float(text):
+    return _parse_number(text.strip(), float, 0.0, "a number >= 0")
+
+
+def _int_list(text):
+    parts = [v for v in text.split(",") if v.strip()]
     try:
-        value = float(text)
+        values = tuple(int(v) for v in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return tuple(_parse_number(v, int, 1, "positive integers") for v in parts)
 
 
 def build_parser():

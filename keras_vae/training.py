@@ -13,9 +13,9 @@ from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
 from keras_vae import export as kv_export
 from keras_vae import plotting
-from keras_vae.models import MODEL_KINDS
 from keras_vae.models import ConditionalVAE
 from keras_vae.models import build_model
+from keras_vae.models import model_class
 
 #: Steps per epoch used for the shapes dataset when none is given (a full pass is 727,280
 #: images, far more than a quick run needs).
@@ -76,9 +76,7 @@ def train(
     """
     output = os.fspath(output or os.path.join("saved_models", model))
     ckpt_dir = os.path.join(output, "checkpoints")
-    if model not in MODEL_KINDS:
-        raise ValueError(f"Unknown model {model!r}. Known models: {', '.join(MODEL_KINDS)}.")
-    conditional = issubclass(MODEL_KINDS[model][0], ConditionalVAE)
+    conditional = issubclass(model_class(model)[0], ConditionalVAE)
     if dataset == "shapes":
         steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
         validation_steps = validation_steps or SHAPES_VALIDATION_STEPS

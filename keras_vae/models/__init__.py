@@ -14,12 +14,17 @@ MODEL_KINDS = {
 }
 
 
-def build_model(kind, input_shape, **kwargs):
-    """Builds the model ``kind`` (a key of :data:`MODEL_KINDS`) for ``input_shape``."""
+def model_class(kind):
+    """``(class, fixed constructor arguments)`` of a model kind; unknown kinds are named."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"Unknown model {kind!r}. Known models: {', '.join(MODEL_KINDS)}.")
-    cls, fixed = MODEL_KINDS[kind]
+    return MODEL_KINDS[kind]
+
+
+def build_model(kind, input_shape, **kwargs):
+    """Builds the model ``kind`` (a key of :data:`MODEL_KINDS`) for ``input_shape``."""
+    cls, fixed = model_class(kind)
     return cls(input_shape=input_shape, **{**fixed, **kwargs})
 
 
-__all__ = ["BaseVAE", "BetaVAE", "ConditionalVAE", "MODEL_KINDS", "VAE", "build_model"]
+__all__ = ["BaseVAE", "BetaVAE", "ConditionalVAE", "MODEL_KINDS", "VAE", "build_model", "model_class"]
