@@ -21,15 +21,18 @@ from keras_vae import models
 from keras_vae import networks
 from keras_vae import plotting
 from keras_vae import schedules
+from keras_vae.models import priors
 from keras_vae.models import BetaVAE
 from keras_vae.models import ConditionalVAE
 from keras_vae.models import VAE
+from keras_vae.models import VQVAE
 from keras_vae.version import __version__
 
 __all__ = [
     "BetaVAE",
     "ConditionalVAE",
     "VAE",
+    "VQVAE",
     "__version__",
     "data",
     "export",
@@ -38,5 +41,6 @@ __all__ = [
     "models",
     "networks",
     "plotting",
+    "priors",
     "schedules",
 ]

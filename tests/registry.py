@@ -3,7 +3,7 @@
 Tests that loop over this registry (config round-trip, ``.keras`` save/load exactness, one
 ``fit`` step, the API, SavedModel export and ONNX parity) run for every entry
 automatically: a new variant gets all of them by adding one line here (and, if it takes
-other inputs, a branch in the helpers below).
+other inputs, a branch in the helpers below). Build models with :func:`build`.
 """
 
 import numpy as np
@@ -39,11 +39,40 @@ MODELS = {
              filters=(4, 8), conditioning="embedding", embedding_dim=5, conditional_prior=True,
              capacity_max=5.0, capacity_steps=10, likelihood="gaussian"),
     ),
+    # `prior` holds PixelCNN arguments; `build` makes a fresh prior for every model.
+    "vqvae_gradient_residual_gaussian_prior": (
+        kv.VQVAE,
+        dict(input_shape=(8, 8, 3), num_embeddings=6, embedding_dim=3, filters=(4,),
+             residual_blocks=1, residual_units=4, likelihood="gaussian",
+             likelihood_scale="learned",
+             prior=dict(grid_shape=(4, 4), num_embeddings=6, filters=8, num_blocks=1)),
+    ),
+    "vqvae_ema_dead_codes_class_prior": (
+        kv.VQVAE,
+        dict(input_shape=TINY_IMAGE, num_embeddings=8, embedding_dim=4, filters=(4, 8),
+             ema_decay=0.9, dead_code_steps=1,
+             prior=dict(grid_shape=(2, 2), num_embeddings=8, num_classes=3, filters=8,
+                        num_blocks=2, gated=False)),
+    ),
 }
 
 
+def build(model_id, seed=0):
+    """A fresh model of registry entry ``model_id``."""
+    cls, kwargs = MODELS[model_id]
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("prior"), dict):
+        kwargs["prior"] = kv.priors.PixelCNN(**kwargs["prior"], seed=seed)
+    return cls(**kwargs, seed=seed)
+
+
 def is_conditional(model):
+    """Whether the model itself takes labels (the VQ-VAE's prior may; the model does not)."""
     return isinstance(model, kv.ConditionalVAE)
+
+
+def is_vq(model):
+    return isinstance(model, kv.VQVAE)
 
 
 def batch(model, n=32, seed=0):
@@ -52,6 +81,25 @@ def batch(model, n=32, seed=0):
     x = rng.random((n, *model.image_shape)).astype("float32")
     labels = rng.integers(0, model.num_classes, n).astype("int32") if is_conditional(model) else None
     return x, labels
+
+
+def latent_shape(model):
+    return list(model.code_shape) if is_vq(model) else [model.latent_dim]
+
+
+def latents(model, x, labels):
+    """What the encoder gives: ``(mean, log_var)``, or ``(codes, z_e)`` for a VQ-VAE."""
+    if is_vq(model):
+        return model.encode(x, return_z_e=True)
+    return encode(model, x, labels)
+
+
+def latent_input(model, n, seed=0):
+    """A valid input of ``decode``: Gaussian latents, or a code grid for a VQ-VAE."""
+    rng = np.random.default_rng(seed)
+    if is_vq(model):
+        return rng.integers(0, model.num_embeddings, (n, *model.code_shape)).astype("int32")
+    return rng.standard_normal((n, model.latent_dim)).astype("float32")
 
 
 def encode(model, x, labels):
@@ -70,11 +118,18 @@ def call(model, x, labels):
     return model((x, labels)) if is_conditional(model) else model(x)
 
 
-def sample(model, n, seed, labels=None):
+def sample_labels(model, n):
+    """Labels ``sample`` needs (one per image), or ``None``."""
     if is_conditional(model):
-        labels = np.arange(n) % model.num_classes if labels is None else labels
-        return model.sample(labels, seed=seed)
-    return model.sample(n, seed=seed)
+        return np.arange(n, dtype="int32") % model.num_classes
+    if is_vq(model) and model.prior is not None and model.prior.conditional:
+        return np.arange(n, dtype="int32") % model.prior.num_classes
+    return None
+
+
+def sample(model, n, seed, labels=None):
+    labels = sample_labels(model, n) if labels is None else labels
+    return model.sample(n if labels is None else labels, seed=seed)
 
 
 def kl_per_dimension(model, x, labels):

@@ -47,33 +47,39 @@ SERVE_SCRIPT = textwrap.dedent(
 
 
 def trained(model_id):
-    cls, kwargs = MODELS[model_id]
-    model = cls(**kwargs, seed=0)
+    model = reg.build(model_id, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(*reg.batch(model), batch_size=16, epochs=1, verbose=0)
     return model
 
 
 def serving_inputs(model, seed=1):
-    """Every input any signature takes, by name: x, z, label, num, seed."""
+    """Every input any signature takes, by name: x, z (or codes), label, num, seed."""
     x, labels = reg.batch(model, n=5, seed=seed)
-    z = np.random.default_rng(seed).standard_normal((5, model.latent_dim)).astype("float32")
-    inputs = {"x": x, "z": z, "num": np.int32(5), "seed": np.int32(7)}
+    inputs = {"x": x, "codes" if reg.is_vq(model) else "z": reg.latent_input(model, 5, seed),
+              "num": np.int32(5), "seed": np.int32(7)}
+    labels = reg.sample_labels(model, 5) if labels is None else labels
     if labels is not None:
         inputs["label"] = labels
     return inputs
 
 
 def expected_outputs(model, inputs):
-    x, z, labels = inputs["x"], inputs["z"], inputs.get("label")
-    mean, log_var = reg.encode(model, x, labels)
-    rec = reg.reconstruct(model, x, labels)
-    out = {
-        "encode/mean": mean, "encode/log_var": log_var,
+    x, labels = inputs["x"], inputs.get("label")
+    z = inputs["codes" if reg.is_vq(model) else "z"]
+    rec = reg.reconstruct(model, x, None if reg.is_vq(model) else labels)
+    if reg.is_vq(model):
+        codes, z_e = model.encode(x, return_z_e=True)
+        out = {"encode/codes": codes, "encode/z_e": z_e}
+        labels = None  # the model takes none; only the prior's sample does
+    else:
+        mean, log_var = reg.encode(model, x, labels)
+        out = {"encode/mean": mean, "encode/log_var": log_var}
+    out.update({
         "reconstruct/x_mean": rec, "serving_default/x_mean": rec,
         "decode/x_mean": reg.decode(model, z, labels),
-        "sample/x_mean": reg.sample(model, 5, seed=7, labels=labels),
-    }
+        "sample/x_mean": reg.sample(model, 5, seed=7, labels=inputs.get("label")),
+    })
     if model.likelihood == "bernoulli":
         out["decode/logits"] = reg.decode(model, z, labels, return_logits=True)
     return {k: np.asarray(v) for k, v in out.items()}
@@ -115,9 +121,11 @@ def test_metadata_describes_the_model(served, model_id):
     meta = kv.export.read_metadata(folder)
     assert meta["model_kind"] == model.kind
     assert meta["input_shape"] == list(model.image_shape)
-    assert meta["latent_shape"] == [model.latent_dim]
+    assert meta["latent_shape"] == reg.latent_shape(model)
     assert meta["likelihood"] == model.likelihood
-    assert meta["num_classes"] == getattr(model, "num_classes", None)
+    num_classes = model.prior.num_classes if reg.is_vq(model) else getattr(model, "num_classes", None)
+    assert meta["num_classes"] == num_classes
+    assert meta["num_embeddings"] == getattr(model, "num_embeddings", None)
     assert meta["keras_vae_version"] == kv.__version__
     assert meta["signatures"] == ["reconstruct", "encode", "decode", "sample"]
     assert meta["serving_default"] == "reconstruct"
@@ -192,7 +200,7 @@ def test_onnx_graphs_match_the_model(model_id, tmp_path):
     for name in ("encode", "decode", "reconstruct"):
         session = ort.InferenceSession(written[name], providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
-        expected_names = ["z" if name == "decode" else "x"]
+        expected_names = [("codes" if reg.is_vq(model) else "z") if name == "decode" else "x"]
         if reg.is_conditional(model):
             expected_names.append("label")
         assert sorted(names) == sorted(expected_names)

@@ -11,10 +11,7 @@ IDS = sorted(MODELS)
 
 
 def make(model_id, seed=0):
-    cls, kwargs = MODELS[model_id]
-    return cls(**kwargs, seed=seed)
-
-
+    return reg.build(model_id, seed)
 
 
 @pytest.mark.parametrize("model_id", IDS)
@@ -37,6 +34,9 @@ def test_fit_step_reports_the_design_metrics(model_id):
     history = model.fit(x, labels, batch_size=16, epochs=1, verbose=0)
     assert set(history.history) == set(model.metric_names())
     assert {"loss", "reconstruction_loss", "kl_loss", "elbo"} <= set(history.history)
+    if reg.is_vq(model):
+        assert {"vq_loss", "codebook_loss", "commitment_loss", "perplexity",
+                "codebook_usage"} <= set(history.history)
     for name, values in history.history.items():
         assert np.isfinite(values).all(), name
     assert int(model.optimizer.iterations) == 2
@@ -56,17 +56,24 @@ def test_keras_save_load_is_exact_and_fit_continues(model_id, tmp_path):
     loaded = keras.models.load_model(path)
 
     assert type(loaded) is type(model)
-    mean, log_var = reg.encode(model, x, labels)
-    mean2, log_var2 = reg.encode(loaded, x, labels)
-    assert np.max(np.abs(np.asarray(mean) - np.asarray(mean2))) <= 1e-6
-    assert np.max(np.abs(np.asarray(log_var) - np.asarray(log_var2))) <= 1e-6
+    for a, b in zip(reg.latents(model, x, labels), reg.latents(loaded, x, labels)):
+        assert np.max(np.abs(np.asarray(a) - np.asarray(b))) <= 1e-6
+    # Every variable, trainable or not (codebook EMA state, a prior's weights), comes back.
+    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
+    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
     for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    # The noise generator state travels too: both draw the same next samples.
-    state = np.asarray(model.sampling.seed_generator.state)
-    assert state.any(), "training should have advanced the noise state"
-    np.testing.assert_array_equal(state, np.asarray(loaded.sampling.seed_generator.state))
+    if hasattr(model, "sampling"):
+        # The noise generator state travels too: both draw the same next samples.
+        state = np.asarray(model.sampling.seed_generator.state)
+        assert state.any(), "training should have advanced the noise state"
+        np.testing.assert_array_equal(state, np.asarray(loaded.sampling.seed_generator.state))
+    labels_s = reg.sample_labels(model, 3)
+    np.testing.assert_array_equal(reg.sample(model, 3, seed=5, labels=labels_s),
+                                  reg.sample(loaded, 3, seed=5, labels=labels_s))
 
     # Continuing: one more epoch on each gives identical weights and step.
     model.fit(x, labels, batch_size=16, epochs=1, verbose=0, shuffle=False)
@@ -80,9 +87,15 @@ def test_keras_save_load_is_exact_and_fit_continues(model_id, tmp_path):
 def test_api_shapes_and_seeded_sampling(model_id):
     model = make(model_id)
     x, labels = reg.batch(model, n=5)
-    mean, log_var = reg.encode(model, x, labels)
-    assert tuple(mean.shape) == tuple(log_var.shape) == (5, model.latent_dim)
-    assert tuple(reg.decode(model, mean, labels).shape) == (5, *model.image_shape)
+    if reg.is_vq(model):
+        codes, z_e = model.encode(x, return_z_e=True)
+        assert codes.dtype == "int32" and tuple(codes.shape) == (5, *model.code_shape)
+        assert tuple(z_e.shape) == (5, *model.code_shape, model.embedding_dim)
+    else:
+        mean, log_var = reg.encode(model, x, labels)
+        assert tuple(mean.shape) == tuple(log_var.shape) == (5, model.latent_dim)
+    z = reg.latent_input(model, 5)
+    assert tuple(reg.decode(model, z, labels).shape) == (5, *model.image_shape)
     assert tuple(reg.reconstruct(model, x, labels).shape) == (5, *model.image_shape)
     assert tuple(reg.call(model, x, labels).shape) == (5, *model.image_shape)
     a = np.asarray(reg.sample(model, 4, seed=3))
@@ -91,4 +104,5 @@ def test_api_shapes_and_seeded_sampling(model_id):
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     assert a.min() >= 0.0 and a.max() <= 1.0
-    assert tuple(reg.kl_per_dimension(model, x, labels).shape) == (model.latent_dim,)
+    if not reg.is_vq(model):
+        assert tuple(reg.kl_per_dimension(model, x, labels).shape) == (model.latent_dim,)

@@ -1,6 +1,10 @@
-"""Custom layers: reparameterized sampling, label conditioning."""
+"""Custom layers: reparameterized sampling, vector quantization, label conditioning,
+masked convolutions."""
 
 from keras_vae.layers.conditioning import LabelEncoding
+from keras_vae.layers.masked_conv import MaskedConv2D
 from keras_vae.layers.sampling import Sampling
+from keras_vae.layers.vector_quantizer import VectorQuantizer
+from keras_vae.layers.vector_quantizer import kmeans
 
-__all__ = ["LabelEncoding", "Sampling"]
+__all__ = ["LabelEncoding", "MaskedConv2D", "Sampling", "VectorQuantizer", "kmeans"]

@@ -1,9 +1,13 @@
 """The VAE variants, all ``keras.Model`` subclasses sharing :class:`BaseVAE`."""
 
+from keras_vae.models import priors
+from keras_vae.models.base import BaseAutoencoder
 from keras_vae.models.base import BaseVAE
 from keras_vae.models.beta_vae import BetaVAE
 from keras_vae.models.conditional_vae import ConditionalVAE
+from keras_vae.models.priors import PixelCNN
 from keras_vae.models.vae import VAE
+from keras_vae.models.vq_vae import VQVAE
 
 #: Model kinds by the names the CLI uses: ``kind -> (class, fixed constructor arguments)``.
 MODEL_KINDS = {
@@ -11,6 +15,7 @@ MODEL_KINDS = {
     "beta_vae": (BetaVAE, {}),
     "beta_vae_capacity": (BetaVAE, {"capacity_max": 25.0}),
     "cvae": (ConditionalVAE, {}),
+    "vqvae": (VQVAE, {}),
 }
 
 
@@ -27,4 +32,16 @@ def build_model(kind, input_shape, **kwargs):
     return cls(input_shape=input_shape, **{**fixed, **kwargs})
 
 
-__all__ = ["BaseVAE", "BetaVAE", "ConditionalVAE", "MODEL_KINDS", "VAE", "build_model", "model_class"]
+__all__ = [
+    "BaseAutoencoder",
+    "BaseVAE",
+    "BetaVAE",
+    "ConditionalVAE",
+    "MODEL_KINDS",
+    "PixelCNN",
+    "VAE",
+    "VQVAE",
+    "build_model",
+    "model_class",
+    "priors",
+]

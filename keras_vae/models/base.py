@@ -1,6 +1,8 @@
-"""The shared base of every Gaussian-latent variant: networks, objective, train/test steps.
+"""The shared bases: :class:`BaseAutoencoder` (images in, likelihood, train/test steps,
+metric trackers, serving checks) for every model, and :class:`BaseVAE` (Gaussian latent,
+KL to a prior) for the VAE variants; ``VQVAE`` builds on the former.
 
-A variant changes one thing. ``BaseVAE`` computes, per example, the reconstruction term
+A Gaussian variant changes one thing. ``BaseVAE`` computes, per example, the reconstruction term
 ``-log p(x|z)`` and the per-dimension KL to the prior, then asks :meth:`BaseVAE.regularizer`
 what the KL costs in the loss (β·KL, γ·|KL − C(t)|, ...). Training state that a schedule needs
 is read from ``optimizer.iterations``, which is saved with the model, so a resumed or
@@ -77,7 +79,252 @@ def serving_images(x, image_shape):
     return after_checks(x, [low, high])
 
 
-class BaseVAE(keras.Model):
+def check_labels(labels, num_classes, owner):
+    """Returns labels as int32 ``[batch]``; missing, float, wrongly shaped or out-of-range
+    labels raise an error naming the problem (eagerly a ValueError, in a graph an assertion).
+
+    Args:
+        labels: Class indices, ``[batch]`` or ``[batch, 1]``.
+        num_classes: Labels must lie in ``[0, num_classes)``.
+        owner: Name of the model or layer asking, for the messages.
+    """
+    if labels is None:
+        raise ValueError(
+            f"{owner} needs labels: train on (x, label) batches "
+            "(keras_vae.data.load(..., labels=True)) and pass labels to encode/decode/sample."
+        )
+    labels = labels if tf.is_tensor(labels) else tf.convert_to_tensor(np.asarray(labels))
+    if not labels.dtype.is_integer:
+        raise ValueError(
+            f"Labels must be integer class indices; received dtype {labels.dtype.name}."
+        )
+    if labels.shape.rank == 2 and labels.shape[1] == 1:
+        labels = tf.reshape(labels, [-1])
+    if labels.shape.rank != 1:
+        raise ValueError(f"Labels must have shape (batch,); received {tuple(labels.shape)}.")
+    labels = tf.cast(labels, tf.int32)
+    message = f"labels must lie in [0, {num_classes})"
+    if tf.executing_eagerly():
+        values = labels.numpy()
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
+        return labels
+    low = tf.debugging.assert_non_negative(labels, message=message)
+    high = tf.debugging.assert_less(labels, num_classes, message=message)
+    return after_checks(labels, [low, high])
+
+
+class ObjectiveModel(keras.Model):
+    """A ``keras.Model`` whose ``train_step``/``test_step`` minimize its own objective.
+
+    Subclasses implement :meth:`unpack_inputs` (check a batch), :meth:`_objective`
+    (per-example values keyed by metric name, ``"loss"`` among them) and
+    :meth:`metric_names`, and create ``self.trackers`` (one ``keras.metrics.Mean`` per name)
+    with :meth:`create_trackers`. The loss is averaged over the replica's examples and
+    divided by the number of replicas, so summed across replicas it is the global-batch mean.
+    """
+
+    def metric_names(self):
+        """Names of the metrics ``fit``/``evaluate`` report, in order."""
+        raise NotImplementedError
+
+    def create_trackers(self):
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names()}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _objective(self, inputs, training):
+        """Per-example values (``[batch]`` tensors, or scalars for batch statistics) keyed by
+        metric name; ``"loss"`` is what training minimizes."""
+        raise NotImplementedError
+
+    def training_variables(self):
+        """The variables ``fit`` updates (all trainable ones unless a subclass says otherwise)."""
+        return self.trainable_variables
+
+    def unpack_inputs(self, data):
+        """Checks a batch from ``fit``/``evaluate`` and returns what ``_objective`` takes."""
+        raise NotImplementedError
+
+    def compile_from_config(self, config):
+        # As Keras does, but the optimizer is built for the variables `fit` updates, so a
+        # reloaded optimizer matches the saved one variable for variable.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.training_variables())
+
+    def make_train_function(self, force=False):
+        # Build the optimizer's variables eagerly, before anything is traced: otherwise they
+        # are created inside the first traced step, which fails when an earlier trace raised
+        # (bad data) and is wrong under distribution strategies.
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            self.optimizer.build(self.training_variables())
+        return super().make_train_function(force)
+
+    def train_step(self, data):
+        inputs = self.unpack_inputs(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            values = self._objective(inputs, training=True)
+            # Mean over this replica's examples, divided by the replica count: summed across
+            # replicas by the optimizer, this is the mean over the global batch.
+            loss = tf.reduce_mean(values["loss"]) / replicas
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.training_variables()
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self._update_trackers(values)
+
+    def test_step(self, data):
+        inputs = self.unpack_inputs(data)
+        return self._update_trackers(self._objective(inputs, training=False))
+
+    def _update_trackers(self, values):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+class BaseAutoencoder(ObjectiveModel):
+    """What every model of the package shares: images in, a likelihood out, ``fit``.
+
+    A subclass builds its networks in ``__init__`` (after calling this constructor), then
+    calls :meth:`finish_init`; it implements :meth:`metric_names` and :meth:`_objective`
+    (per-example values, ``"loss"`` among them) and the public ``encode``/``decode``/``call``.
+
+    Args:
+        input_shape: Image shape ``(height, width, channels)``.
+        likelihood: ``"bernoulli"`` (pixels in [0, 1], logits out) or ``"gaussian"``
+            (``N(sigmoid(logits), sigma^2)`` per pixel).
+        likelihood_scale: The Gaussian sigma: a fixed positive number (default 0.1, on
+            images scaled to [0, 1]) or ``"learned"`` for one trainable sigma shared by all
+            pixels. Ignored by the Bernoulli likelihood.
+        seed: Seed for the model's randomness.
+    """
+
+    def __init__(self, input_shape, likelihood="bernoulli", likelihood_scale=0.1, seed=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = check_image_shape(input_shape)
+        self.likelihood = likelihood
+        self.likelihood_scale = _check_likelihood(likelihood, likelihood_scale)
+        self.seed = check_seed(seed)
+
+    def finish_init(self):
+        """Creates the learned likelihood scale and the metric trackers, and marks the model
+        built: every variable exists before the first ``fit`` step, so ``.keras`` loading and
+        distribution strategies find them."""
+        if self.likelihood == "gaussian" and self.likelihood_scale == "learned":
+            self.log_scale = self.add_weight(
+                shape=(), initializer="zeros", name="log_scale", trainable=True
+            )
+        else:
+            self.log_scale = None
+        self.create_trackers()
+        self.built = True
+
+    def reconstruction_nll(self, x, logits):
+        """``-log p(x | logits)`` per example, in nats."""
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_nll(x, logits)
+        log_scale = self.log_scale if self.log_scale is not None else np.log(self.likelihood_scale)
+        return losses.gaussian_nll(x, ops.sigmoid(ops.cast(logits, "float32")), log_scale)
+
+    def _schedule_step(self):
+        if getattr(self, "optimizer", None) is None:
+            return tf.constant(0, tf.int64)
+        return tf.cast(self.optimizer.iterations, tf.int64)
+
+    # ------------------------------------------------------------------ Keras hooks
+    def unpack_inputs(self, data):
+        """Checks a batch from ``fit``/``evaluate`` and returns what ``_objective`` takes."""
+        return self._unpack_images(data)
+
+    def _unpack_images(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} is unconditional and trains on images alone, but the "
+                "dataset yields (x, y) pairs. Load the data with labels=False, or use "
+                "ConditionalVAE for labelled data."
+            )
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} does not support sample weights.")
+        return self._check_images(x)
+
+    def _check_images(self, x):
+        if isinstance(x, (tuple, list, dict)):
+            raise ValueError(
+                f"{type(self).__name__} expects a single image tensor per batch. "
+                f"Received a {type(x).__name__}."
+            )
+        x = tf.convert_to_tensor(x) if not tf.is_tensor(x) else x
+        if x.dtype.is_integer or x.dtype == tf.bool:
+            raise ValueError(
+                f"Images must be floating point in [0, 1]; received dtype {x.dtype.name}. "
+                "Scale them (x / 255) or load them with keras_vae.data.load."
+            )
+        expected = (None, *self.image_shape)
+        got = tuple(x.shape)
+        if len(got) != 4 or any(
+            e is not None and g is not None and e != g for e, g in zip(expected, got)
+        ):
+            raise ValueError(
+                f"{type(self).__name__} expects images of shape {expected} (NHWC); "
+                f"received shape {got}."
+            )
+        return tf.cast(x, self.compute_dtype)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    def _mean_from_logits(self, logits):
+        return ops.sigmoid(ops.cast(logits, "float32"))
+
+    # ------------------------------------------------------------------ export
+    @property
+    def kind(self):
+        """The model's name in the CLI and in export metadata (``vae``, ``beta_vae``...)."""
+        return type(self).__name__.lower()
+
+    def export_metadata(self):
+        """What a consumer of an export needs to know, as plain JSON-ready values."""
+        return {
+            "model_kind": self.kind,
+            "class": type(self).__name__,
+            "input_shape": list(self.image_shape),
+            "latent_shape": None,
+            "likelihood": self.likelihood,
+            "num_classes": None,
+            "num_embeddings": None,
+        }
+
+    # ------------------------------------------------------------------ serialization
+    def get_config(self):
+        return {
+            "name": self.name,
+            "input_shape": self.image_shape,
+            "likelihood": self.likelihood,
+            "likelihood_scale": self.likelihood_scale,
+            "seed": self.seed,
+        }
+
+    #: Config keys holding tuples (JSON turns them into lists).
+    tuple_config_keys = ("input_shape",)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in cls.tuple_config_keys:
+            if config.get(key) is not None:
+                config[key] = tuple(config[key])
+        return cls(**config)
+
+
+class BaseVAE(BaseAutoencoder):
     """Base class of the Gaussian-latent VAEs: encoder q(z|x), prior N(0, I), decoder p(x|z).
 
     Subclasses set which KL-weighting arguments they expose; the objective itself is here.
@@ -124,8 +371,8 @@ class BaseVAE(keras.Model):
         gamma=1000.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.image_shape = check_image_shape(input_shape)
+        super().__init__(input_shape, likelihood=likelihood, likelihood_scale=likelihood_scale,
+                         seed=seed, **kwargs)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         if architecture not in ARCHITECTURES:
             raise ValueError(
@@ -136,26 +383,12 @@ class BaseVAE(keras.Model):
         self.hidden_units = check_int_tuple("hidden_units", hidden_units)
         self.filters = check_int_tuple("filters", filters, allow_empty=False)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
-        self.likelihood = likelihood
-        self.likelihood_scale = _check_likelihood(likelihood, likelihood_scale)
         self.free_bits = check_number("free_bits", free_bits, minimum=0.0)
-        self.seed = check_seed(seed)
         self._init_kl_weighting(beta, capacity_max, capacity_steps, gamma)
 
         self.encoder, self.decoder = self.build_networks()
         self.sampling = Sampling(seed=seed, name="sampling")
-        if self.likelihood == "gaussian" and self.likelihood_scale == "learned":
-            self.log_scale = self.add_weight(
-                shape=(), initializer="zeros", name="log_scale", trainable=True
-            )
-        else:
-            self.log_scale = None
-        self.trackers = {
-            name: keras.metrics.Mean(name=name) for name in self.metric_names()
-        }
-        # Every variable exists now: mark the model built so that `.keras` loading and
-        # distribution strategies find them before the first `fit` step.
-        self.built = True
+        self.finish_init()
 
     # ------------------------------------------------------------------ construction
     def build_networks(self):
@@ -189,10 +422,6 @@ class BaseVAE(keras.Model):
             names.append("capacity" if self.capacity is not None else "beta")
         return names
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
     # ------------------------------------------------------------------ objective
     def regularizer(self, kl_per_dim, step):
         """What the KL costs in the loss: ``(per-example penalty [batch], {metric: scalar})``.
@@ -208,13 +437,6 @@ class BaseVAE(keras.Model):
         beta = self.beta(step)
         return beta * kl, {"beta": beta}
 
-    def reconstruction_nll(self, x, logits):
-        """``-log p(x | logits)`` per example, in nats."""
-        if self.likelihood == "bernoulli":
-            return losses.bernoulli_nll(x, logits)
-        log_scale = self.log_scale if self.log_scale is not None else np.log(self.likelihood_scale)
-        return losses.gaussian_nll(x, ops.sigmoid(ops.cast(logits, "float32")), log_scale)
-
     def compute_terms(self, x, training=False):
         """One stochastic pass over the inputs ``unpack_inputs`` returned: per-example
         reconstruction NLL, per-dimension KL to the prior, and z."""
@@ -228,11 +450,6 @@ class BaseVAE(keras.Model):
             "log_var": log_var,
             "z": z,
         }
-
-    def _schedule_step(self):
-        if getattr(self, "optimizer", None) is None:
-            return tf.constant(0, tf.int64)
-        return tf.cast(self.optimizer.iterations, tf.int64)
 
     def _objective(self, inputs, training):
         terms = self.compute_terms(inputs, training=training)
@@ -248,91 +465,12 @@ class BaseVAE(keras.Model):
         values.update({k: v for k, v in extra.items() if k in self.trackers})
         return values
 
-    # ------------------------------------------------------------------ Keras hooks
-    def unpack_inputs(self, data):
-        """Checks a batch from ``fit``/``evaluate`` and returns what ``compute_terms`` takes."""
-        return self._unpack_images(data)
-
-    def _unpack_images(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if y is not None:
-            raise ValueError(
-                f"{type(self).__name__} is unconditional and trains on images alone, but the "
-                "dataset yields (x, y) pairs. Load the data with labels=False, or use "
-                "ConditionalVAE for labelled data."
-            )
-        if sample_weight is not None:
-            raise ValueError(f"{type(self).__name__} does not support sample weights.")
-        return self._check_images(x)
-
-    def _check_images(self, x):
-        if isinstance(x, (tuple, list, dict)):
-            raise ValueError(
-                f"{type(self).__name__} expects a single image tensor per batch. "
-                f"Received a {type(x).__name__}."
-            )
-        x = tf.convert_to_tensor(x) if not tf.is_tensor(x) else x
-        if x.dtype.is_integer or x.dtype == tf.bool:
-            raise ValueError(
-                f"Images must be floating point in [0, 1]; received dtype {x.dtype.name}. "
-                "Scale them (x / 255) or load them with keras_vae.data.load."
-            )
-        expected = (None, *self.image_shape)
-        got = tuple(x.shape)
-        if len(got) != 4 or any(
-            e is not None and g is not None and e != g for e, g in zip(expected, got)
-        ):
-            raise ValueError(
-                f"{type(self).__name__} expects images of shape {expected} (NHWC); "
-                f"received shape {got}."
-            )
-        return tf.cast(x, self.compute_dtype)
-
-    def make_train_function(self, force=False):
-        # Build the optimizer's variables eagerly, before anything is traced: otherwise they
-        # are created inside the first traced step, which fails when an earlier trace raised
-        # (bad data) and is wrong under distribution strategies.
-        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
-        return super().make_train_function(force)
-
-    def train_step(self, data):
-        inputs = self.unpack_inputs(data)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            values = self._objective(inputs, training=True)
-            # Mean over this replica's examples, divided by the replica count: summed across
-            # replicas by the optimizer, this is the mean over the global batch.
-            loss = tf.reduce_mean(values["loss"]) / replicas
-            scaled = self.optimizer.scale_loss(loss)
-        variables = self.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
-        return self._update_trackers(values)
-
-    def test_step(self, data):
-        inputs = self.unpack_inputs(data)
-        return self._update_trackers(self._objective(inputs, training=False))
-
-    def _update_trackers(self, values):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
     def call(self, inputs, training=False):
         """Reconstruction mean: decodes a sample of q(z|x) when training, its mean otherwise."""
         x = self._check_images(inputs)
         mean, log_var = self.encoder(x, training=training)
         z = self.sampling((mean, log_var)) if training else mean
         return self._mean_from_logits(self.decoder(z, training=training))
-
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self(x, training=False)
-
-    # ------------------------------------------------------------------ public API
-    def _mean_from_logits(self, logits):
-        return ops.sigmoid(ops.cast(logits, "float32"))
 
     def encode(self, x):
         """Returns ``(mean, log_var)`` of q(z|x) for a batch of images."""
@@ -381,11 +519,6 @@ class BaseVAE(keras.Model):
         return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype)
 
     # ------------------------------------------------------------------ export
-    @property
-    def kind(self):
-        """The model's name in the CLI and in export metadata (``vae``, ``beta_vae``...)."""
-        return type(self).__name__.lower()
-
     def serving_endpoints(self):
         """Serving signatures: ``{name: (function, input_signature)}``, the default first.
 
@@ -423,16 +556,7 @@ class BaseVAE(keras.Model):
         }
 
     def export_metadata(self):
-        """What a consumer of an export needs to know, as plain JSON-ready values."""
-        return {
-            "model_kind": self.kind,
-            "class": type(self).__name__,
-            "input_shape": list(self.image_shape),
-            "latent_shape": [self.latent_dim],
-            "likelihood": self.likelihood,
-            "num_classes": None,
-            "num_embeddings": None,
-        }
+        return {**super().export_metadata(), "latent_shape": [self.latent_dim]}
 
     def kl_per_dimension(self, x):
         """Mean KL per latent dimension over the batch ``x``, shape ``[latent_dim]`` (nats)."""
@@ -442,17 +566,13 @@ class BaseVAE(keras.Model):
     # ------------------------------------------------------------------ serialization
     def get_config(self):
         config = {
-            "name": self.name,
-            "input_shape": self.image_shape,
+            **super().get_config(),
             "latent_dim": self.latent_dim,
             "architecture": self.architecture,
             "hidden_units": self.hidden_units,
             "filters": self.filters,
             "kernel_size": self.kernel_size,
-            "likelihood": self.likelihood,
-            "likelihood_scale": self.likelihood_scale,
             "free_bits": self.free_bits,
-            "seed": self.seed,
         }
         if self.has_kl_weighting:
             config.update(
@@ -465,10 +585,4 @@ class BaseVAE(keras.Model):
             )
         return config
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("input_shape", "hidden_units", "filters"):
-            if key in config:
-                config[key] = tuple(config[key])
-        return cls(**config)
+    tuple_config_keys = ("input_shape", "hidden_units", "filters")

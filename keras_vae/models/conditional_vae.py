@@ -8,7 +8,7 @@ from keras import ops
 from keras_vae import losses
 from keras_vae.layers import LabelEncoding
 from keras_vae.models.base import BaseVAE
-from keras_vae.models.base import after_checks
+from keras_vae.models.base import check_labels
 from keras_vae.models.base import check_served_shape
 from keras_vae.models.base import serving_images
 from keras_vae.networks import build_encoder_decoder
@@ -107,30 +107,7 @@ class ConditionalVAE(BaseVAE):
     def check_labels(self, labels):
         """Returns labels as int32 ``[batch]``; float, wrongly shaped or out-of-range labels
         raise an error naming the problem (eagerly a ValueError, in a graph an assertion)."""
-        if labels is None:
-            raise ValueError(
-                "ConditionalVAE needs labels: train on (x, label) batches "
-                "(keras_vae.data.load(..., labels=True)) and pass labels to encode/decode/sample."
-            )
-        labels = labels if tf.is_tensor(labels) else tf.convert_to_tensor(np.asarray(labels))
-        if not labels.dtype.is_integer:
-            raise ValueError(
-                f"Labels must be integer class indices; received dtype {labels.dtype.name}."
-            )
-        if labels.shape.rank == 2 and labels.shape[1] == 1:
-            labels = tf.reshape(labels, [-1])
-        if labels.shape.rank != 1:
-            raise ValueError(f"Labels must have shape (batch,); received {tuple(labels.shape)}.")
-        labels = tf.cast(labels, tf.int32)
-        message = f"labels must lie in [0, {self.num_classes})"
-        if tf.executing_eagerly():
-            values = labels.numpy()
-            if values.size and (values.min() < 0 or values.max() >= self.num_classes):
-                raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
-            return labels
-        low = tf.debugging.assert_non_negative(labels, message=message)
-        high = tf.debugging.assert_less(labels, self.num_classes, message=message)
-        return after_checks(labels, [low, high])
+        return check_labels(labels, self.num_classes, "ConditionalVAE")
 
     def unpack_inputs(self, data):
         x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

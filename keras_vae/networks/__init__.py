@@ -2,6 +2,8 @@
 
 from keras_vae.networks.conv import build_conv_decoder
 from keras_vae.networks.conv import build_conv_encoder
+from keras_vae.networks.conv import build_conv_grid_decoder
+from keras_vae.networks.conv import build_conv_grid_encoder
 from keras_vae.networks.conv import stage_sizes
 from keras_vae.networks.mlp import build_mlp_decoder
 from keras_vae.networks.mlp import build_mlp_encoder
@@ -37,6 +39,8 @@ __all__ = [
     "ARCHITECTURES",
     "build_conv_decoder",
     "build_conv_encoder",
+    "build_conv_grid_decoder",
+    "build_conv_grid_encoder",
     "build_encoder_decoder",
     "build_mlp_decoder",
     "build_mlp_encoder",

@@ -47,6 +47,59 @@ def stage_sizes(input_shape, filters=(32, 64, 128), kernel_size=4):
     return sizes
 
 
+def _downsample(h, filters, kernel_size):
+    """Stride-2 ``Conv2D`` + ReLU per entry of ``filters``, padded like PyTorch."""
+    pad = _padding(kernel_size)
+    for i, f in enumerate(filters):
+        if pad:
+            h = keras.layers.ZeroPadding2D(pad, name=f"pad_{i}")(h)
+        h = keras.layers.Conv2D(f, kernel_size, strides=2, activation="relu", name=f"conv_{i}")(h)
+    return h
+
+
+def _upsample(h, sizes, filters, kernel_size, out_channels):
+    """Stride-2 ``Conv2DTranspose`` stages from ``sizes[-1]`` back to ``sizes[0]``.
+
+    Channels follow ``filters`` in reverse (ReLU after each) and end with ``out_channels``
+    logits, no activation. Each output is cropped to the encoder's size at that stage.
+    """
+    pad = _padding(kernel_size)
+    channels_per_stage = list(reversed(filters[:-1])) + [out_channels]
+    for i, channels in enumerate(channels_per_stage):
+        in_size, target = sizes[-1 - i], sizes[-2 - i]
+        last = i == len(channels_per_stage) - 1
+        h = keras.layers.Conv2DTranspose(
+            channels,
+            kernel_size,
+            strides=2,
+            activation=None if last else "relu",
+            name="logits_full" if last else f"deconv_{i}",
+        )(h)
+        # Full output is (n - 1) * 2 + k; crop `pad` at the start and the rest at the end.
+        crops = []
+        for n, t in zip(in_size, target):
+            extra = (n - 1) * 2 + kernel_size - t
+            crops.append((pad, extra - pad))
+        if any(c for pair in crops for c in pair):
+            h = keras.layers.Cropping2D(tuple(crops), name="logits" if last else f"crop_{i}")(h)
+    return h
+
+
+def _residual_stack(h, num_blocks, units, name):
+    """``num_blocks`` blocks ``h + conv1x1(relu(conv3x3(relu(h))))``, then ReLU (van den Oord
+    et al. 2017); the identity when ``num_blocks`` is 0."""
+    if not num_blocks:
+        return h
+    channels = h.shape[-1]
+    for i in range(num_blocks):
+        r = keras.layers.ReLU(name=f"{name}_{i}_relu")(h)
+        r = keras.layers.Conv2D(units, 3, padding="same", activation="relu",
+                                name=f"{name}_{i}_conv3")(r)
+        r = keras.layers.Conv2D(channels, 1, name=f"{name}_{i}_conv1")(r)
+        h = keras.layers.Add(name=f"{name}_{i}_add")([h, r])
+    return keras.layers.ReLU(name=f"{name}_relu")(h)
+
+
 def build_conv_encoder(
     input_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, condition_dim=0,
     name="encoder",
@@ -62,14 +115,8 @@ def build_conv_encoder(
     """
     stage_sizes(input_shape, filters, kernel_size)  # validates every argument
     latent_dim = check_positive_int("latent_dim", latent_dim)
-    pad = _padding(kernel_size)
     x_in = keras.Input(shape=tuple(input_shape), name="x")
-    h = x_in
-    for i, f in enumerate(filters):
-        if pad:
-            h = keras.layers.ZeroPadding2D(pad, name=f"pad_{i}")(h)
-        h = keras.layers.Conv2D(f, kernel_size, strides=2, activation="relu", name=f"conv_{i}")(h)
-    h = keras.layers.Flatten(name="flatten")(h)
+    h = keras.layers.Flatten(name="flatten")(_downsample(x_in, filters, kernel_size))
     h, inputs = join_condition(h, x_in, condition_dim)
     mean = keras.layers.Dense(latent_dim, name="mean")(h)
     log_var = keras.layers.Dense(latent_dim, name="log_var")(h)
@@ -91,28 +138,47 @@ def build_conv_decoder(
     """
     sizes = stage_sizes(output_shape, filters, kernel_size)
     latent_dim = check_positive_int("latent_dim", latent_dim)
-    pad = _padding(kernel_size)
-    out_channels = list(reversed(filters[:-1])) + [output_shape[-1]]
     z_in = keras.Input(shape=(latent_dim,), name="z")
     h, inputs = join_condition(z_in, z_in, condition_dim)
     bottom = (*sizes[-1], filters[-1])
     h = keras.layers.Dense(math.prod(bottom), name="project")(h)
     h = keras.layers.Reshape(bottom, name="reshape")(h)
-    for i, channels in enumerate(out_channels):
-        in_size, target = sizes[-1 - i], sizes[-2 - i]
-        last = i == len(out_channels) - 1
-        h = keras.layers.Conv2DTranspose(
-            channels,
-            kernel_size,
-            strides=2,
-            activation=None if last else "relu",
-            name="logits_full" if last else f"deconv_{i}",
-        )(h)
-        # Full output is (n - 1) * 2 + k; crop `pad` at the start and the rest at the end.
-        crops = []
-        for n, t in zip(in_size, target):
-            extra = (n - 1) * 2 + kernel_size - t
-            crops.append((pad, extra - pad))
-        if any(c for pair in crops for c in pair):
-            h = keras.layers.Cropping2D(tuple(crops), name="logits" if last else f"crop_{i}")(h)
+    h = _upsample(h, sizes, filters, kernel_size, output_shape[-1])
     return keras.Model(inputs, h, name=name)
+
+
+def build_conv_grid_encoder(
+    input_shape, embedding_dim, filters=(32, 64), kernel_size=4, residual_blocks=0,
+    residual_units=32, name="encoder",
+):
+    """The VQ-VAE encoder: stride-2 stages, optional residual blocks, then a 1x1 convolution
+    to ``embedding_dim`` channels: ``[batch, H, W, C]`` -> ``z_e`` of shape
+    ``[batch, H', W', embedding_dim]`` (``H', W'`` from :func:`stage_sizes`).
+    """
+    stage_sizes(input_shape, filters, kernel_size)
+    embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+    x_in = keras.Input(shape=tuple(input_shape), name="x")
+    h = _downsample(x_in, filters, kernel_size)
+    h = _residual_stack(h, residual_blocks, residual_units, "residual")
+    z_e = keras.layers.Conv2D(embedding_dim, 1, name="pre_quantization")(h)
+    return keras.Model(x_in, z_e, name=name)
+
+
+def build_conv_grid_decoder(
+    output_shape, embedding_dim, filters=(32, 64), kernel_size=4, residual_blocks=0,
+    residual_units=32, name="decoder",
+):
+    """The VQ-VAE decoder: a 3x3 convolution from ``embedding_dim`` to ``filters[-1]``
+    channels, optional residual blocks, then the transposed stages of the encoder:
+    ``[batch, H', W', embedding_dim]`` -> logits ``[batch, H, W, C]``.
+    """
+    sizes = stage_sizes(output_shape, filters, kernel_size)
+    embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+    z_in = keras.Input(shape=(*sizes[-1], embedding_dim), name="z_q")
+    h = keras.layers.Conv2D(filters[-1], 3, padding="same", name="post_quantization")(z_in)
+    if residual_blocks:
+        h = _residual_stack(h, residual_blocks, residual_units, "residual")
+    else:
+        h = keras.layers.ReLU(name="post_quantization_relu")(h)
+    h = _upsample(h, sizes, filters, kernel_size, output_shape[-1])
+    return keras.Model(z_in, h, name=name)

@@ -1,0 +1,403 @@
+"""The VQ-VAE: a discrete latent grid, straight-through gradients, a learned PixelCNN prior."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae.layers import VectorQuantizer
+from keras_vae.layers import kmeans
+from keras_vae.models.base import BaseAutoencoder
+from keras_vae.models.base import after_checks
+from keras_vae.models.base import check_served_shape
+from keras_vae.models.base import serving_images
+from keras_vae.models.priors import PixelCNN
+from keras_vae.models.priors import check_codes
+from keras_vae.networks import build_conv_grid_decoder
+from keras_vae.networks import build_conv_grid_encoder
+from keras_vae.networks import stage_sizes
+from keras_vae.validation import check_int
+from keras_vae.validation import check_int_tuple
+from keras_vae.validation import check_positive_int
+
+VQ_METRICS = ("loss", "reconstruction_loss", "kl_loss", "elbo", "vq_loss", "codebook_loss",
+              "commitment_loss", "perplexity", "codebook_usage")
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class VQVAE(BaseAutoencoder):
+    """Vector-Quantized VAE (van den Oord et al. 2017) trained with ``model.fit``.
+
+    A convolutional encoder maps images to ``z_e`` of shape ``[H', W', embedding_dim]``; each
+    vector is replaced by its nearest of ``num_embeddings`` codes (:class:`VectorQuantizer`,
+    straight-through gradients) and the decoder maps the quantized grid back to images.
+
+    Loss per example: ``reconstruction_loss`` (``-log p(x|z_q)`` in nats, Bernoulli or
+    Gaussian) ``+ vq_loss``, where ``vq_loss = codebook_loss + commitment_cost *
+    commitment_loss`` (without the codebook term when ``ema_decay`` is set: the EMA updates
+    the codebook). Both terms are squared distances summed over the grid and channels.
+    With the uniform prior of training, the KL term is the constant ``H' W' log K``; it is
+    reported as ``kl_loss`` and ``elbo = -(reconstruction_loss + kl_loss)``, but not
+    optimized. ``perplexity`` and ``codebook_usage`` are per batch; see
+    :func:`keras_vae.evaluation.code_counts` for whole-dataset figures.
+
+    To generate, train a prior over the code grids: :meth:`fit_prior` (a
+    :class:`~keras_vae.priors.PixelCNN`, class-conditional when the data has labels), then
+    :meth:`sample`. The prior is saved (``.keras``) and exported with the model.
+
+    Args:
+        input_shape: Image shape ``(height, width, channels)``.
+        num_embeddings: K, the codebook size.
+        embedding_dim: D, the size of a code.
+        commitment_cost: beta, the commitment weight (0.25).
+        ema_decay: ``None`` (codebook learned by its loss) or an EMA decay such as 0.99.
+        epsilon: Laplace smoothing of the EMA counts.
+        dead_code_steps: Re-seed codes unused for this many training steps (``None``: never).
+        filters: Channels of the stride-2 stages (encoder order); each halves the image side
+            (with the default kernel 4), so ``(32, 64)`` makes a 7x7 grid of 28x28 images.
+        kernel_size: Kernel of the stride-2 stages.
+        residual_blocks: Residual blocks after the encoder stages and before the decoder's.
+        residual_units: Hidden channels of a residual block.
+        likelihood: ``"bernoulli"`` or ``"gaussian"``.
+        likelihood_scale: The Gaussian sigma or ``"learned"``.
+        prior: A :class:`PixelCNN` over this model's code grid, or ``None``.
+        seed: Seed for dead-code re-seeding and default sampling.
+
+    Example:
+
+    >>> import keras, numpy as np, keras_vae as kv
+    >>> model = kv.VQVAE(input_shape=(8, 8, 1), num_embeddings=8, embedding_dim=4,
+    ...                  filters=(8,), ema_decay=0.99)
+    >>> model.code_shape
+    (4, 4)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> history = model.fit(np.random.rand(32, 8, 8, 1).astype("float32"), epochs=1,
+    ...                     batch_size=16, verbose=0)
+    >>> model.encode(np.zeros((2, 8, 8, 1), "float32")).shape
+    TensorShape([2, 4, 4])
+
+    References:
+        van den Oord, Vinyals & Kavukcuoglu, "Neural Discrete Representation Learning",
+        NeurIPS 2017.
+    """
+
+    kind = "vqvae"
+
+    def __init__(
+        self,
+        input_shape,
+        num_embeddings=128,
+        embedding_dim=16,
+        commitment_cost=0.25,
+        ema_decay=None,
+        epsilon=1e-5,
+        dead_code_steps=None,
+        filters=(32, 64),
+        kernel_size=4,
+        residual_blocks=0,
+        residual_units=32,
+        likelihood="bernoulli",
+        likelihood_scale=0.1,
+        prior=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(input_shape, likelihood=likelihood, likelihood_scale=likelihood_scale,
+                         seed=seed, **kwargs)
+        self.filters = check_int_tuple("filters", filters, allow_empty=False)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.residual_blocks = check_int("residual_blocks", residual_blocks, minimum=0)
+        self.residual_units = check_positive_int("residual_units", residual_units)
+        self.code_shape = stage_sizes(self.image_shape, self.filters, self.kernel_size)[-1]
+        self.quantizer = VectorQuantizer(
+            num_embeddings, embedding_dim, commitment_cost=commitment_cost, ema_decay=ema_decay,
+            epsilon=epsilon, dead_code_steps=dead_code_steps, seed=seed, name="quantizer",
+        )
+        self.num_embeddings = self.quantizer.num_embeddings
+        self.embedding_dim = self.quantizer.embedding_dim
+        network = dict(filters=self.filters, kernel_size=self.kernel_size,
+                       residual_blocks=self.residual_blocks, residual_units=self.residual_units)
+        self.encoder = build_conv_grid_encoder(self.image_shape, self.embedding_dim, **network)
+        self.decoder = build_conv_grid_decoder(self.image_shape, self.embedding_dim, **network)
+        self.prior = None
+        if prior is not None:
+            self.attach_prior(prior)
+        self.finish_init()
+
+    def metric_names(self):
+        return list(VQ_METRICS)
+
+    # ------------------------------------------------------------------ objective
+    @property
+    def constant_kl(self):
+        """``H' W' log K``: the KL of the one-hot posterior to the uniform prior, in nats."""
+        return math.prod(self.code_shape) * math.log(self.num_embeddings)
+
+    def _objective(self, x, training):
+        vq = self.quantizer(self.encoder(x, training=training), training=training)
+        logits = self.decoder(vq["quantized"], training=training)
+        rec = self.reconstruction_nll(x, logits)
+        kl = tf.fill(tf.shape(rec), tf.constant(self.constant_kl, rec.dtype))
+        return {
+            "loss": rec + vq["vq_loss"],
+            "reconstruction_loss": rec,
+            "kl_loss": kl,
+            "elbo": -(rec + kl),
+            "vq_loss": vq["vq_loss"],
+            "codebook_loss": vq["codebook_loss"],
+            "commitment_loss": vq["commitment_loss"],
+            "perplexity": vq["perplexity"],
+            "codebook_usage": vq["codebook_usage"],
+        }
+
+    def training_variables(self):
+        """Encoder, decoder and codebook; a prior attached to the model trains on its own."""
+        if self.prior is None:
+            return self.trainable_variables
+        prior_ids = {id(v) for v in self.prior.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in prior_ids]
+
+    # ------------------------------------------------------------------ public API
+    def call(self, inputs, training=False):
+        """Reconstruction mean of images through the quantized code grid."""
+        x = self._check_images(inputs)
+        vq = self.quantizer(self.encoder(x, training=training), training=training)
+        return self._mean_from_logits(self.decoder(vq["quantized"], training=training))
+
+    def encode(self, x, return_z_e=False):
+        """The code grid ``[batch, H', W']`` (int32) of images; with ``return_z_e=True``,
+        ``(codes, z_e)`` with the encoder output before quantization."""
+        z_e = self.encoder(self._check_images(x), training=False)
+        codes = self.quantizer(z_e)["codes"]
+        return (codes, z_e) if return_z_e else codes
+
+    def check_codes(self, codes):
+        return check_codes(codes, self.num_embeddings, self.code_shape, "VQVAE")
+
+    def decode(self, codes, return_logits=False):
+        """Images (means in [0, 1], or logits) of code grids ``[batch, H', W']``."""
+        logits = self.decoder(self.quantizer.lookup(self.check_codes(codes)), training=False)
+        return logits if return_logits else self._mean_from_logits(logits)
+
+    def reconstruct(self, x):
+        """Decodes the quantized encoding of ``x``."""
+        return self(x, training=False)
+
+    # ------------------------------------------------------------------ codebook
+    def initialize_codebook(self, data, num_batches=10, iterations=20, seed=None):
+        """Sets the codebook to k-means centres of encoder outputs (before training, say).
+
+        Args:
+            data: A ``tf.data.Dataset`` of images (or ``(images, labels)``), or an array.
+            num_batches: Batches of ``data`` to take the encoder outputs from.
+            iterations: Lloyd iterations.
+            seed: Seed of the initial centres (default: the model's seed, else 0).
+        """
+        vectors = []
+        for x in _image_batches(data, num_batches):
+            z_e = self.encoder(self._check_images(x), training=False)
+            vectors.append(tf.reshape(tf.cast(z_e, tf.float32), [-1, self.embedding_dim]))
+        if not vectors:
+            raise ValueError("initialize_codebook received no data.")
+        seed = (self.seed or 0) if seed is None else seed
+        self.quantizer.set_codebook(kmeans(tf.concat(vectors, 0), self.num_embeddings,
+                                           iterations, seed))
+
+    def codes_of(self, data, batch_size=512):
+        """Code grids of every image of ``data``: ``(codes [N, H', W'], labels or None)``.
+
+        ``data`` is a ``tf.data.Dataset`` of images or ``(images, labels)``, or an array.
+        """
+        codes, labels = [], []
+        for batch in _batches(data, batch_size):
+            if isinstance(batch, (tuple, list)):
+                x, y = batch
+                labels.append(np.asarray(y).reshape(-1))
+            else:
+                x = batch
+            codes.append(self.encode(x).numpy())
+        if not codes:
+            raise ValueError("codes_of received no data.")
+        return np.concatenate(codes), (np.concatenate(labels) if labels else None)
+
+    # ------------------------------------------------------------------ prior
+    def attach_prior(self, prior):
+        """Uses ``prior`` (a :class:`PixelCNN` over this model's grid) for :meth:`sample`."""
+        if not isinstance(prior, PixelCNN):
+            raise ValueError(f"The prior must be a keras_vae PixelCNN; received {type(prior).__name__}.")
+        if tuple(prior.grid_shape) != tuple(self.code_shape):
+            raise ValueError(
+                f"The prior models {tuple(prior.grid_shape)} code grids but this VQVAE's grid "
+                f"is {tuple(self.code_shape)}."
+            )
+        if prior.num_embeddings != self.num_embeddings:
+            raise ValueError(
+                f"The prior has {prior.num_embeddings} codes but the codebook has "
+                f"{self.num_embeddings}."
+            )
+        self.prior = prior
+        return prior
+
+    def fit_prior(self, data, epochs=10, batch_size=128, learning_rate=1e-3, validation_data=None,
+                  conditional=None, verbose="auto", callbacks=None, **prior_kwargs):
+        """Trains a PixelCNN prior on the code grids of ``data`` and attaches it.
+
+        Args:
+            data: Training images (a dataset of images or ``(images, labels)``, or an array).
+            epochs, batch_size, learning_rate: Prior training (Adam).
+            validation_data: Images (with labels for a conditional prior) to validate on.
+            conditional: Class-conditional prior; default: when ``data`` has labels.
+            verbose, callbacks: As for ``fit``.
+            **prior_kwargs: :class:`PixelCNN` arguments (``filters``, ``num_blocks``,
+                ``num_classes`` (default: the largest label + 1)...) for a new prior; ignored when a compatible prior is attached already and
+                ``conditional`` agrees with it.
+
+        Returns:
+            The prior's ``History``.
+        """
+        codes, labels = self.codes_of(data)
+        conditional = labels is not None if conditional is None else bool(conditional)
+        if conditional and labels is None:
+            raise ValueError("A class-conditional prior needs labelled data: (images, labels).")
+        prior = self.prior
+        if prior is None or prior.conditional != conditional:
+            num_classes = prior_kwargs.pop("num_classes", None)
+            if conditional and num_classes is None:
+                num_classes = int(labels.max()) + 1
+            prior = PixelCNN(self.code_shape, self.num_embeddings, num_classes=num_classes,
+                             seed=self.seed, **prior_kwargs)
+        if getattr(prior, "optimizer", None) is None:
+            prior.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        self.attach_prior(prior)
+        train = _code_dataset(codes, labels if conditional else None, batch_size, True, self.seed)
+        val = None
+        if validation_data is not None:
+            val_codes, val_labels = self.codes_of(validation_data)
+            val = _code_dataset(val_codes, val_labels if conditional else None, batch_size,
+                                False, None)
+        return prior.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
+                         callbacks=callbacks, shuffle=False)  # the dataset shuffles itself
+
+    def sample(self, num_or_labels, seed=None, temperature=1.0):
+        """Draws images from the prior: ``sample(n)``, or ``sample(labels)`` with a
+        class-conditional prior. Needs a prior (:meth:`fit_prior`)."""
+        if self.prior is None:
+            raise ValueError(
+                "VQVAE.sample needs a prior over the codes: train one with fit_prior(data) "
+                "(or attach_prior) first."
+            )
+        return self.decode(self.prior.sample(num_or_labels, seed=seed, temperature=temperature))
+
+    # ------------------------------------------------------------------ export
+    def serving_endpoints(self):
+        """``reconstruct(x)``, ``encode(x) -> {codes, z_e}``, ``decode(codes)``, and with a
+        prior ``sample(num, seed)`` (``sample(label, seed)`` when it is class-conditional)."""
+        images = tf.TensorSpec((None, *self.image_shape), tf.float32, name="x")
+        code_spec = tf.TensorSpec((None, *self.code_shape), tf.int32, name="codes")
+
+        def reconstruct(x):
+            return {"x_mean": self(serving_images(x, self.image_shape), training=False)}
+
+        def encode(x):
+            z_e = self.encoder(serving_images(x, self.image_shape), training=False)
+            return {"codes": self.quantizer(z_e)["codes"], "z_e": z_e}
+
+        def decode(codes):
+            codes = self.check_codes(check_served_shape(codes, self.code_shape, "codes"))
+            logits = self.decoder(self.quantizer.lookup(codes), training=False)
+            out = {"x_mean": self._mean_from_logits(logits)}
+            if self.likelihood == "bernoulli":
+                out["logits"] = logits
+            return out
+
+        endpoints = {
+            "reconstruct": (reconstruct, [images]),
+            "encode": (encode, [images]),
+            "decode": (decode, [code_spec]),
+        }
+        if self.prior is not None:
+            seed = tf.TensorSpec((), tf.int32, name="seed")
+            if self.prior.conditional:
+                def sample(label, seed):
+                    label = self.prior.check_labels(label)
+                    codes = self.prior.sample_codes(tf.shape(label)[0], seed, label)
+                    return {"x_mean": self.decode(codes)}
+
+                spec = [tf.TensorSpec((None,), tf.int32, name="label"), seed]
+            else:
+                def sample(num, seed):
+                    num = after_checks(
+                        num, [tf.debugging.assert_non_negative(num, message="`num` must be >= 0")])
+                    return {"x_mean": self.decode(self.prior.sample_codes(num, seed))}
+
+                spec = [tf.TensorSpec((), tf.int32, name="num"), seed]
+            endpoints["sample"] = (sample, spec)
+        return endpoints
+
+    def export_metadata(self):
+        return {
+            **super().export_metadata(),
+            "latent_shape": list(self.code_shape),
+            "num_embeddings": self.num_embeddings,
+            "num_classes": self.prior.num_classes if self.prior is not None else None,
+            "prior": None if self.prior is None else (
+                "class-conditional PixelCNN" if self.prior.conditional else "PixelCNN"),
+        }
+
+    # ------------------------------------------------------------------ serialization
+    def get_config(self):
+        q = self.quantizer
+        return {
+            **super().get_config(),
+            "num_embeddings": q.num_embeddings,
+            "embedding_dim": q.embedding_dim,
+            "commitment_cost": q.commitment_cost,
+            "ema_decay": q.ema_decay,
+            "epsilon": q.epsilon,
+            "dead_code_steps": q.dead_code_steps,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "residual_blocks": self.residual_blocks,
+            "residual_units": self.residual_units,
+            "prior": (None if self.prior is None
+                      else keras.saving.serialize_keras_object(self.prior)),
+        }
+
+    tuple_config_keys = ("input_shape", "filters")
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("prior"), dict):
+            config["prior"] = keras.saving.deserialize_keras_object(config["prior"])
+        return super().from_config(config)
+
+
+def _batches(data, batch_size):
+    """Iterates numpy batches of a dataset (as it is batched) or of an array."""
+    if isinstance(data, tf.data.Dataset):
+        yield from data.as_numpy_iterator()
+        return
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = (np.asarray(a) for a in data)
+        for i in range(0, len(x), batch_size):
+            yield x[i : i + batch_size], y[i : i + batch_size]
+        return
+    x = np.asarray(data)
+    for i in range(0, len(x), batch_size):
+        yield x[i : i + batch_size]
+
+
+def _image_batches(data, num_batches, batch_size=512):
+    for i, batch in enumerate(_batches(data, batch_size)):
+        if i >= num_batches:
+            return
+        yield batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _code_dataset(codes, labels, batch_size, shuffle, seed):
+    ds = tf.data.Dataset.from_tensor_slices(codes if labels is None else (codes, labels))
+    if shuffle:
+        ds = ds.shuffle(len(codes), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
