@@ -14,6 +14,7 @@ except ImportError as err:  # pragma: no cover - depends on the install
     ) from err
 
 from keras_vae import data
+from keras_vae import evaluation
 from keras_vae import export
 from keras_vae import layers
 from keras_vae import losses
@@ -35,6 +36,7 @@ __all__ = [
     "VQVAE",
     "__version__",
     "data",
+    "evaluation",
     "export",
     "layers",
     "losses",

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-MODELS = ("vae", "beta_vae", "beta_vae_capacity", "cvae")
+MODELS = ("vae", "beta_vae", "beta_vae_capacity", "cvae", "vqvae")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,8 +31,19 @@ def _positive_int(text):
     return _parse_number(text, int, 1, "a positive integer")
 
 
+def _non_negative_int(text):
+    return _parse_number(text, int, 0, "an integer >= 0")
+
+
 def _non_negative_float(text):
     return _parse_number(text.strip(), float, 0.0, "a number >= 0")
+
+
+def _decay(text):
+    value = _parse_number(text.strip(), float, 0.0, "a decay in (0, 1)")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a decay in (0, 1), got {text!r}")
+    return value
 
 
 def _int_list(text):
@@ -66,17 +77,20 @@ def build_parser():
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--latent-dim", type=_positive_int, default=None,
-                   help="default 10 (4 for cvae, the ConditionalVAE default)")
-    t.add_argument("--architecture", choices=("mlp", "conv"), default="conv")
-    t.add_argument("--hidden-units", type=_int_list, default=(400,),
+                   help="default 10 (4 for cvae, the ConditionalVAE default; vqvae has a code "
+                   "grid instead)")
+    t.add_argument("--architecture", choices=("mlp", "conv"), default=None,
+                   help="default conv (vqvae is convolutional only)")
+    t.add_argument("--hidden-units", type=_int_list, default=None,
                    help="MLP widths, comma-separated (default 400)")
-    t.add_argument("--filters", type=_int_list, default=(32, 32, 64, 64),
+    t.add_argument("--filters", type=_int_list, default=None,
                    help="conv channels per stride-2 stage (default 32,32,64,64, the dSprites "
                    "network of Burgess et al.; the course ConvVAE is 32,64,128 with "
-                   "--latent-dim 128)")
+                   "--latent-dim 128; vqvae: 32,64, a 7x7 code grid on MNIST)")
     t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
     t.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"), default="none")
-    t.add_argument("--free-bits", type=_non_negative_float, default=0.0)
+    t.add_argument("--free-bits", type=_non_negative_float, default=None,
+                   help="KL floor per latent dimension in nats (default 0)")
     t.add_argument("--beta", type=_non_negative_float, default=None,
                    help="beta_vae: the KL weight (default 4)")
     t.add_argument("--kl-warmup-steps", type=_positive_int, default=None,
@@ -93,6 +107,26 @@ def build_parser():
                    help="cvae: how the label enters the networks (default one_hot)")
     t.add_argument("--standard-prior", action="store_true",
                    help="cvae: use N(0, I) as p(z|c) instead of the learned prior")
+    t.add_argument("--num-embeddings", type=_positive_int, default=None,
+                   help="vqvae: codebook size K (default 128)")
+    t.add_argument("--embedding-dim", type=_positive_int, default=None,
+                   help="vqvae: code size D (default 16)")
+    t.add_argument("--commitment-cost", type=_non_negative_float, default=None,
+                   help="vqvae: commitment weight beta (default 0.25)")
+    t.add_argument("--ema-decay", type=_decay, default=None,
+                   help="vqvae: learn the codebook by EMA with this decay (e.g. 0.99) instead "
+                   "of by its loss")
+    t.add_argument("--dead-code-steps", type=_positive_int, default=None,
+                   help="vqvae: re-seed codes unused for this many steps")
+    t.add_argument("--residual-blocks", type=_non_negative_int, default=None,
+                   help="vqvae: residual blocks in encoder and decoder (default 0)")
+    t.add_argument("--kmeans-init", action="store_true",
+                   help="vqvae: start the codebook at k-means centres of encoder outputs")
+    t.add_argument("--prior-epochs", type=_non_negative_int, default=None,
+                   help="vqvae: epochs of the PixelCNN prior trained afterwards (default 10; "
+                   "0: no prior, no samples)")
+    t.add_argument("--class-prior", action="store_true",
+                   help="vqvae: class-conditional prior (the dataset needs labels)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--output", default=None, help="default: saved_models/<model>/")
     t.add_argument("--resume", action="store_true",
@@ -117,33 +151,59 @@ def build_parser():
     return parser
 
 
+GAUSSIAN = ("vae", "beta_vae", "beta_vae_capacity", "cvae")
+BETA = ("beta_vae", "cvae")
+CAPACITY = ("beta_vae_capacity", "cvae")
+
+#: Model flags: ``flag -> (args attribute, constructor argument or None, models it applies to)``.
+MODEL_FLAGS = {
+    "--latent-dim": ("latent_dim", "latent_dim", GAUSSIAN),
+    "--hidden-units": ("hidden_units", "hidden_units", GAUSSIAN),
+    "--free-bits": ("free_bits", "free_bits", GAUSSIAN),
+    "--beta": ("beta", None, BETA),
+    "--kl-warmup-steps": ("kl_warmup_steps", None, BETA),
+    "--capacity-max": ("capacity_max", "capacity_max", CAPACITY),
+    "--capacity-steps": ("capacity_steps", "capacity_steps", CAPACITY),
+    "--gamma": ("gamma", "gamma", CAPACITY),
+    "--num-classes": ("num_classes", "num_classes", ("cvae",)),
+    "--conditioning": ("conditioning", "conditioning", ("cvae",)),
+    "--standard-prior": ("standard_prior", None, ("cvae",)),
+    "--num-embeddings": ("num_embeddings", "num_embeddings", ("vqvae",)),
+    "--embedding-dim": ("embedding_dim", "embedding_dim", ("vqvae",)),
+    "--commitment-cost": ("commitment_cost", "commitment_cost", ("vqvae",)),
+    "--ema-decay": ("ema_decay", "ema_decay", ("vqvae",)),
+    "--dead-code-steps": ("dead_code_steps", "dead_code_steps", ("vqvae",)),
+    "--residual-blocks": ("residual_blocks", "residual_blocks", ("vqvae",)),
+    "--kmeans-init": ("kmeans_init", None, ("vqvae",)),
+    "--prior-epochs": ("prior_epochs", None, ("vqvae",)),
+    "--class-prior": ("class_prior", None, ("vqvae",)),
+}
+
+
 def _model_kwargs(args, parser):
-    latent_dim = args.latent_dim or (4 if args.model == "cvae" else 10)
-    kwargs = {
-        "latent_dim": latent_dim,
-        "architecture": args.architecture,
-        "hidden_units": args.hidden_units,
-        "filters": args.filters,
-        "likelihood": args.likelihood,
-        "free_bits": args.free_bits,
-    }
-    beta_args = {"--beta": args.beta, "--kl-warmup-steps": args.kl_warmup_steps}
-    capacity_args = {
-        "--capacity-max": args.capacity_max,
-        "--capacity-steps": args.capacity_steps,
-        "--gamma": args.gamma,
-    }
-    cvae_args = {
-        "--num-classes": args.num_classes,
-        "--conditioning": args.conditioning,
-        "--standard-prior": args.standard_prior or None,
-    }
-    allowed = {"vae": {}, "beta_vae": beta_args, "beta_vae_capacity": capacity_args,
-               "cvae": {**beta_args, **capacity_args, **cvae_args}}[args.model]
-    for flag, value in {**beta_args, **capacity_args, **cvae_args}.items():
-        if value is not None and flag not in allowed:
+    """Constructor arguments from the flags; a flag given to a model it does not apply to is
+    a usage error, never silently ignored."""
+    kwargs = {}
+    for flag, (attribute, argument, models) in MODEL_FLAGS.items():
+        value = getattr(args, attribute)
+        if value is None or value is False:
+            continue
+        if args.model not in models:
             parser.error(f"{flag} does not apply to --model {args.model}")
-    if args.model in ("beta_vae", "cvae") and (args.beta is not None or args.kl_warmup_steps):
+        if argument is not None:
+            kwargs[argument] = value
+    if args.model == "vqvae":
+        if args.architecture == "mlp":
+            parser.error("--model vqvae is convolutional: --architecture mlp does not apply")
+        return {"filters": args.filters or (32, 64), "likelihood": args.likelihood, **kwargs}
+    kwargs.setdefault("latent_dim", 4 if args.model == "cvae" else 10)
+    kwargs.update({
+        "architecture": args.architecture or "conv",
+        "hidden_units": args.hidden_units or (400,),
+        "filters": args.filters or (32, 32, 64, 64),
+        "likelihood": args.likelihood,
+    })
+    if args.model in BETA and (args.beta is not None or args.kl_warmup_steps):
         from keras_vae import schedules
 
         beta = (4.0 if args.model == "beta_vae" else 1.0) if args.beta is None else args.beta
@@ -151,15 +211,7 @@ def _model_kwargs(args, parser):
             beta = schedules.LinearWarmup(0.0, beta, args.kl_warmup_steps)
         kwargs["beta"] = beta
     if args.model == "cvae":
-        for name, flag in (("num_classes", "--num-classes"), ("conditioning", "--conditioning")):
-            if cvae_args[flag] is not None:
-                kwargs[name] = cvae_args[flag]
         kwargs["conditional_prior"] = not args.standard_prior
-    if args.model in ("beta_vae_capacity", "cvae"):
-        for name, flag in (("capacity_max", "--capacity-max"), ("capacity_steps", "--capacity-steps"),
-                           ("gamma", "--gamma")):
-            if capacity_args[flag] is not None:
-                kwargs[name] = capacity_args[flag]
     return kwargs
 
 
@@ -186,13 +238,17 @@ def _train(args, parser):
         verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
         model_kwargs=model_kwargs,
         export=not args.no_export,
+        prior_epochs=10 if args.prior_epochs is None else args.prior_epochs,
+        class_prior=args.class_prior,
+        kmeans_init=args.kmeans_init,
     )
     val = result["metrics"]["validation"]
     paths = result["paths"]
     print("\nValidation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
     print(f"Model:        {paths['model']}")
     print(f"Checkpoints:  {paths['checkpoints']}  (continue with --resume)")
-    print(f"Pictures:     {paths['reconstructions']}, {paths['samples']}")
+    pictures = [paths[k] for k in ("reconstructions", "samples", "codebook") if k in paths]
+    print(f"Pictures:     {', '.join(pictures)}")
     print(f"Logs:         {paths['logs']}  (tensorboard --logdir {paths['logs']})")
     print(f"Metrics:      {paths['metrics']}, {paths['history']}")
     if "saved_model" in paths:

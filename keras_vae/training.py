@@ -11,9 +11,11 @@ import numpy as np
 
 from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
+from keras_vae import evaluation
 from keras_vae import export as kv_export
 from keras_vae import plotting
 from keras_vae.models import ConditionalVAE
+from keras_vae.models import VQVAE
 from keras_vae.models import build_model
 from keras_vae.models import model_class
 
@@ -43,6 +45,9 @@ def train(
     verbose="auto",
     model_kwargs=None,
     export=True,
+    prior_epochs=10,
+    class_prior=False,
+    kmeans_init=False,
     log=print,
 ):
     """Trains a model end to end and writes everything a user looks at.
@@ -50,7 +55,7 @@ def train(
     Under ``output`` (default ``saved_models/<model>/``) it writes ``model.keras``,
     ``checkpoints/`` (the last completed epoch, for ``resume=True``), ``logs/``
     (TensorBoard), ``history.csv``, ``metrics.json``, ``reconstructions.png`` and
-    ``samples.png``, and (unless ``export=False``) a SavedModel version folder
+    ``samples.png`` (a VQ-VAE also ``codebook_usage.png``), and (unless ``export=False``) a SavedModel version folder
     ``<output>/<n>/`` with serving signatures (see :mod:`keras_vae.export`).
 
     Args:
@@ -69,6 +74,12 @@ def train(
         verbose: Keras ``fit`` verbosity.
         model_kwargs: Constructor arguments for the model.
         export: Write a SavedModel export at the end.
+        prior_epochs: ``vqvae``: epochs of the PixelCNN prior trained after the VQ-VAE on the
+            training codes (over ``steps_per_epoch`` batches of them when that is set); 0 skips
+            the prior (and the samples).
+        class_prior: ``vqvae``: make the prior class-conditional (the dataset needs labels).
+        kmeans_init: ``vqvae``: start the codebook at k-means centres of the encoder outputs
+            of the first 10 training batches.
         log: Function receiving progress lines.
 
     Returns:
@@ -76,7 +87,11 @@ def train(
     """
     output = os.fspath(output or os.path.join("saved_models", model))
     ckpt_dir = os.path.join(output, "checkpoints")
-    conditional = issubclass(model_class(model)[0], ConditionalVAE)
+    cls = model_class(model)[0]
+    conditional = issubclass(cls, ConditionalVAE)
+    vq = issubclass(cls, VQVAE)
+    if not vq and (class_prior or kmeans_init):
+        raise ValueError("class_prior and kmeans_init apply to the vqvae model only.")
     if dataset == "shapes":
         steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
         validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
@@ -99,6 +114,8 @@ def train(
     else:
         vae = build_model(model, input_shape, seed=seed, **(model_kwargs or {}))
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        if kmeans_init:
+            vae.initialize_codebook(train_ds, num_batches=10)
     if tuple(vae.image_shape) != input_shape:
         raise ValueError(
             f"The model expects images of shape {vae.image_shape} but {dataset!r} has "
@@ -133,8 +150,21 @@ def train(
         )
     else:
         log(f"Nothing to train: the checkpoint already has {initial_epoch} of {epochs} epochs.")
+    if vq and prior_epochs:
+        prior_data = kv_data.load(dataset, split="train", batch_size=batch_size, seed=seed,
+                                  labels=class_prior, binarize=binarize)
+        if steps_per_epoch is not None:
+            prior_data = prior_data.take(steps_per_epoch)
+        log(f"Training the PixelCNN prior for {prior_epochs} epochs.")
+        vae.fit_prior(prior_data, epochs=prior_epochs, batch_size=batch_size,
+                      conditional=class_prior, verbose=verbose)
     vae.save(paths["model"])
 
+    if vq:
+        paths["codebook"] = os.path.join(output, "codebook_usage.png")
+        counts_data = val_ds.take(validation_steps) if validation_steps else val_ds
+        counts = evaluation.code_counts(vae, counts_data)
+        plotting.save_codebook_histogram(paths["codebook"], counts, title="validation codes")
     save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
 
     final = {
@@ -145,6 +175,8 @@ def train(
         "epochs": epochs,
         "steps": int(vae.optimizer.iterations.numpy()),
     }
+    if vq:
+        final["codebook"] = evaluation.codebook_stats(counts)
     with open(paths["metrics"], "w") as f:
         json.dump(final, f, indent=2)
     if export:
@@ -154,7 +186,23 @@ def train(
 
 def save_pictures(vae, batch, paths, seed, title):
     """Reconstructions of a test batch and samples (for conditional models, one row per
-    class, 10 samples each)."""
+    class, 10 samples each; a VQ-VAE without a prior has no samples)."""
+    if isinstance(vae, VQVAE):
+        originals = np.asarray(batch)[:16]
+        plotting.save_reconstructions(paths["reconstructions"], originals,
+                                      np.asarray(vae.reconstruct(originals)))
+        if vae.prior is None:
+            paths.pop("samples", None)
+            return
+        if vae.prior.conditional:
+            samples = vae.sample(np.repeat(np.arange(vae.prior.num_classes), 10), seed=seed)
+            caption, ncols = f"{title}: one row per class (class-conditional prior)", 10
+        else:
+            samples, ncols = vae.sample(64, seed=seed), None
+            caption = f"{title}: 64 samples of the PixelCNN prior"
+        plotting.save_image_grid(paths["samples"], np.asarray(samples), ncols=ncols,
+                                 title=caption)
+        return
     if isinstance(vae, ConditionalVAE):
         originals, labels = (np.asarray(t)[:16] for t in batch)
         rebuilt = vae.reconstruct(originals, labels)

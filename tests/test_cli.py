@@ -55,6 +55,11 @@ def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
         (["--epochs", "0"], "expected a positive integer"),
         (["--model", "gan"], "invalid choice"),
         (["--filters", "32,x"], "comma-separated integers"),
+        (["--model", "vqvae", "--latent-dim", "4"], "--latent-dim does not apply to --model vqvae"),
+        (["--model", "vqvae", "--architecture", "mlp"], "convolutional"),
+        (["--model", "vqvae", "--beta", "2"], "--beta does not apply to --model vqvae"),
+        (["--num-embeddings", "64"], "--num-embeddings does not apply to --model vae"),
+        (["--model", "vqvae", "--ema-decay", "1.5"], "expected a decay in (0, 1)"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
@@ -98,3 +103,27 @@ def test_cvae_flags_are_refused_for_other_models(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli("--standard-prior", "--output", str(tmp_path / "o"))
     assert "--standard-prior does not apply to --model vae" in capsys.readouterr().err
+
+
+def test_vqvae_trains_then_its_prior_and_writes_the_codebook_histogram(tiny_npz, tmp_path, capsys):
+    out = tmp_path / "vq"
+    assert run_cli("--dataset", tiny_npz, "--model", "vqvae", "--epochs", "1", "--output", str(out),
+                   "--filters", "4", "--num-embeddings", "8", "--embedding-dim", "3",
+                   "--ema-decay", "0.9", "--kmeans-init", "--prior-epochs", "1",
+                   "--class-prior", "--batch-size", "16", "--quiet") == 0
+    for name in ("model.keras", "reconstructions.png", "samples.png", "codebook_usage.png",
+                 "1/saved_model.pb"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"vq_loss", "perplexity", "codebook_usage"} <= set(metrics["validation"])
+    assert metrics["codebook"]["num_embeddings"] == 8
+    assert 1 <= metrics["codebook"]["codes_used"] <= 8
+    meta = json.loads((out / "1" / "assets" / "keras_vae.json").read_text())
+    assert meta["prior"] == "class-conditional PixelCNN" and meta["num_classes"] == 10
+    assert "codebook_usage.png" in capsys.readouterr().out
+    # Without a prior there is nothing to sample (and no samples.png).
+    out2 = tmp_path / "vq2"
+    assert run_cli("--dataset", tiny_npz, "--model", "vqvae", "--epochs", "1", "--output",
+                   str(out2), "--filters", "4", "--prior-epochs", "0", "--no-export",
+                   "--quiet") == 0
+    assert not (out2 / "samples.png").exists() and (out2 / "reconstructions.png").is_file()
