@@ -114,10 +114,11 @@ def build_parser():
     t.add_argument("--commitment-cost", type=_non_negative_float, default=None,
                    help="vqvae: commitment weight beta (default 0.25)")
     t.add_argument("--ema-decay", type=_decay, default=None,
-                   help="vqvae: learn the codebook by EMA with this decay (e.g. 0.99) instead "
-                   "of by its loss")
-    t.add_argument("--dead-code-steps", type=_positive_int, default=None,
-                   help="vqvae: re-seed codes unused for this many steps")
+                   help="vqvae: decay of the EMA codebook updates (default 0.99)")
+    t.add_argument("--gradient-codebook", action="store_true",
+                   help="vqvae: learn the codebook by its loss instead of by EMA")
+    t.add_argument("--dead-code-steps", type=_non_negative_int, default=None,
+                   help="vqvae: re-seed codes unused for this many steps (default 50; 0: never)")
     t.add_argument("--residual-blocks", type=_non_negative_int, default=None,
                    help="vqvae: residual blocks in encoder and decoder (default 0)")
     t.add_argument("--kmeans-init", action="store_true",
@@ -172,6 +173,7 @@ MODEL_FLAGS = {
     "--embedding-dim": ("embedding_dim", "embedding_dim", ("vqvae",)),
     "--commitment-cost": ("commitment_cost", "commitment_cost", ("vqvae",)),
     "--ema-decay": ("ema_decay", "ema_decay", ("vqvae",)),
+    "--gradient-codebook": ("gradient_codebook", None, ("vqvae",)),
     "--dead-code-steps": ("dead_code_steps", "dead_code_steps", ("vqvae",)),
     "--residual-blocks": ("residual_blocks", "residual_blocks", ("vqvae",)),
     "--kmeans-init": ("kmeans_init", None, ("vqvae",)),
@@ -195,6 +197,12 @@ def _model_kwargs(args, parser):
     if args.model == "vqvae":
         if args.architecture == "mlp":
             parser.error("--model vqvae is convolutional: --architecture mlp does not apply")
+        if args.gradient_codebook:
+            if args.ema_decay is not None:
+                parser.error("--gradient-codebook and --ema-decay exclude each other")
+            kwargs["ema_decay"] = None
+        if args.dead_code_steps == 0:
+            kwargs["dead_code_steps"] = None
         return {"filters": args.filters or (32, 64), "likelihood": args.likelihood, **kwargs}
     kwargs.setdefault("latent_dim", 4 if args.model == "cvae" else 10)
     kwargs.update({

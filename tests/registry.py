@@ -43,14 +43,15 @@ MODELS = {
     "vqvae_gradient_residual_gaussian_prior": (
         kv.VQVAE,
         dict(input_shape=(8, 8, 3), num_embeddings=6, embedding_dim=3, filters=(4,),
-             residual_blocks=1, residual_units=4, likelihood="gaussian",
+             ema_decay=None, dead_code_steps=None, residual_blocks=1, residual_units=4,
+             likelihood="gaussian",
              likelihood_scale="learned",
              prior=dict(grid_shape=(4, 4), num_embeddings=6, filters=8, num_blocks=1)),
     ),
     "vqvae_ema_dead_codes_class_prior": (
         kv.VQVAE,
         dict(input_shape=TINY_IMAGE, num_embeddings=8, embedding_dim=4, filters=(4, 8),
-             ema_decay=0.9, dead_code_steps=1,
+             ema_decay=0.9, dead_code_steps=1, residual_blocks=0,
              prior=dict(grid_shape=(2, 2), num_embeddings=8, num_classes=3, filters=8,
                         num_blocks=2, gated=False)),
     ),

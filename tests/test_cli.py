@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -60,6 +61,7 @@ def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
         (["--model", "vqvae", "--beta", "2"], "--beta does not apply to --model vqvae"),
         (["--num-embeddings", "64"], "--num-embeddings does not apply to --model vae"),
         (["--model", "vqvae", "--ema-decay", "1.5"], "expected a decay in (0, 1)"),
+        (["--model", "vqvae", "--ema-decay", "0.9", "--gradient-codebook"], "exclude each other"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
@@ -125,5 +127,7 @@ def test_vqvae_trains_then_its_prior_and_writes_the_codebook_histogram(tiny_npz,
     out2 = tmp_path / "vq2"
     assert run_cli("--dataset", tiny_npz, "--model", "vqvae", "--epochs", "1", "--output",
                    str(out2), "--filters", "4", "--prior-epochs", "0", "--no-export",
-                   "--quiet") == 0
+                   "--gradient-codebook", "--dead-code-steps", "0", "--quiet") == 0
     assert not (out2 / "samples.png").exists() and (out2 / "reconstructions.png").is_file()
+    config = json.loads(zipfile.ZipFile(out2 / "model.keras").read("config.json"))["config"]
+    assert config["ema_decay"] is None and config["dead_code_steps"] is None

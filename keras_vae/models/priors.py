@@ -80,7 +80,7 @@ class PixelCNN(ObjectiveModel):
         num_embeddings,
         num_classes=None,
         filters=64,
-        num_blocks=6,
+        num_blocks=4,
         kernel_size=3,
         first_kernel_size=7,
         gated=True,
