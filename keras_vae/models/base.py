@@ -102,16 +102,21 @@ def check_labels(labels, num_classes, owner):
         labels = tf.reshape(labels, [-1])
     if labels.shape.rank != 1:
         raise ValueError(f"Labels must have shape (batch,); received {tuple(labels.shape)}.")
-    labels = tf.cast(labels, tf.int32)
-    message = f"labels must lie in [0, {num_classes})"
+    return check_index_range(tf.cast(labels, tf.int32), num_classes,
+                             f"labels must lie in [0, {num_classes})")
+
+
+def check_index_range(indices, limit, message):
+    """``indices`` (int32), checked to lie in ``[0, limit)``: eagerly a ValueError with
+    ``message`` and the range received, in a graph an assertion with ``message``."""
     if tf.executing_eagerly():
-        values = labels.numpy()
-        if values.size and (values.min() < 0 or values.max() >= num_classes):
+        values = indices.numpy()
+        if values.size and (values.min() < 0 or values.max() >= limit):
             raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
-        return labels
-    low = tf.debugging.assert_non_negative(labels, message=message)
-    high = tf.debugging.assert_less(labels, num_classes, message=message)
-    return after_checks(labels, [low, high])
+        return indices
+    low = tf.debugging.assert_non_negative(indices, message=message)
+    high = tf.debugging.assert_less(indices, limit, message=message)
+    return after_checks(indices, [low, high])
 
 
 class ObjectiveModel(keras.Model):

@@ -7,7 +7,7 @@ from keras import ops
 
 from keras_vae.layers import MaskedConv2D
 from keras_vae.models.base import ObjectiveModel
-from keras_vae.models.base import after_checks
+from keras_vae.models.base import check_index_range
 from keras_vae.models.base import check_labels
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
@@ -27,16 +27,8 @@ def check_codes(codes, num_embeddings, grid_shape, owner):
         g is not None and e is not None and g != e for g, e in zip(got, expected)
     ):
         raise ValueError(f"{owner}: codes must have shape {expected}; received {got}.")
-    codes = tf.cast(codes, tf.int32)
-    message = f"{owner}: codes must lie in [0, {num_embeddings})"
-    if tf.executing_eagerly():
-        values = codes.numpy()
-        if values.size and (values.min() < 0 or values.max() >= num_embeddings):
-            raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
-        return codes
-    low = tf.debugging.assert_non_negative(codes, message=message)
-    high = tf.debugging.assert_less(codes, num_embeddings, message=message)
-    return after_checks(codes, [low, high])
+    return check_index_range(tf.cast(codes, tf.int32), num_embeddings,
+                             f"{owner}: codes must lie in [0, {num_embeddings})")
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
