@@ -11,8 +11,6 @@ Usage: python benchmarks/cvae_mnist.py [--epochs 10] [--override key=value ...] 
    >= 97 %). Saves the per-class grid as <out>/cvae_samples.png.
 """
 
-import argparse
-import ast
 import os
 import time
 
@@ -22,18 +20,15 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
-from mnist_classifier import classifier  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from mnist_classifier import OUTPUT, classifier, mnist_parser, parse_overrides  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist", default=os.path.join(HERE, "..", "..", "shared", "data", "mnist.npz"))
+    parser = mnist_parser(__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--override", nargs="*", default=[],
                         help="constructor arguments as key=value (Python literals)")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"))
+    parser.add_argument("--out", default=OUTPUT)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -43,7 +38,7 @@ def main():
     print(f"classifier test accuracy: {judge_accuracy:.4f} ({time.perf_counter() - start:.0f} s)",
           flush=True)
 
-    overrides = {k: ast.literal_eval(v) for k, v in (o.split("=", 1) for o in args.override)}
+    overrides = parse_overrides(args.override)
     keras.utils.set_random_seed(args.seed)
     train = kv.data.load(args.mnist, batch_size=128, labels=True, binarize="dynamic", seed=args.seed)
     model = kv.ConditionalVAE(input_shape=(28, 28, 1), num_classes=10, seed=args.seed, **overrides)

@@ -1,10 +1,29 @@
-"""The independent MNIST judge of the generation benchmarks: a small CNN trained once on the
-real training set and cached (it reaches about 99 % test accuracy)."""
+"""What the MNIST benchmarks share: where the data and outputs are, ``--override key=value``
+parsing, and the independent judge of the generation benchmarks (a small CNN trained once on
+the real training set and cached; about 99 % test accuracy)."""
 
+import argparse
+import ast
 import os
 
 import keras
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist.npz")
+OUTPUT = os.path.join(HERE, "output")
+
+
+def mnist_parser(description):
+    """An argument parser with ``--mnist`` (default ``../shared/data/mnist.npz``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--mnist", default=MNIST)
+    return parser
+
+
+def parse_overrides(options):
+    """``["key=value", ...]`` (values Python literals) as a dict."""
+    return {k: ast.literal_eval(v) for k, v in (o.split("=", 1) for o in options)}
 
 
 def classifier(mnist, path):

@@ -7,7 +7,6 @@ the test figure averages --test-passes draws). Prints a table; the target is <= 
 after 10 epochs (the PyTorch course network reaches 102.3 with the same budget).
 """
 
-import argparse
 import os
 import time
 
@@ -17,13 +16,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from mnist_classifier import mnist_parser  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist", default=os.path.join(HERE, "..", "..", "shared", "data", "mnist.npz"))
+    parser = mnist_parser(__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--test-passes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

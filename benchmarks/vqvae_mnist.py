@@ -16,8 +16,6 @@ Usage: python benchmarks/vqvae_mnist.py [--epochs 12] [--prior-epochs 10]
 Writes reconstructions and both sample grids to --out.
 """
 
-import argparse
-import ast
 import os
 import time
 
@@ -27,10 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
-from mnist_classifier import classifier  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
+from mnist_classifier import OUTPUT, classifier, mnist_parser, parse_overrides  # noqa: E402
 
 def softmax(logits):
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -38,15 +33,14 @@ def softmax(logits):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist", default=os.path.join(HERE, "..", "..", "shared", "data", "mnist.npz"))
+    parser = mnist_parser(__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--prior-epochs", type=int, default=10)
     parser.add_argument("--override", nargs="*", default=[],
                         help="VQVAE constructor arguments as key=value (Python literals)")
     parser.add_argument("--prior-override", nargs="*", default=[],
                         help="PixelCNN arguments as key=value (Python literals)")
-    parser.add_argument("--out", default=os.path.join(HERE, "output"))
+    parser.add_argument("--out", default=OUTPUT)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -57,10 +51,7 @@ def main():
     x_test = raw["x_test"][..., None].astype("float32") / 255.0
     variance = float(np.var(raw["x_train"].astype("float32") / 255.0))
 
-    overrides, prior_overrides = (
-        {k: ast.literal_eval(v) for k, v in (o.split("=", 1) for o in options)}
-        for options in (args.override, args.prior_override)
-    )
+    overrides, prior_overrides = map(parse_overrides, (args.override, args.prior_override))
     keras.utils.set_random_seed(args.seed)
     train = kv.data.load(args.mnist, batch_size=128, seed=args.seed)
     model = kv.VQVAE(input_shape=(28, 28, 1), num_embeddings=128, embedding_dim=16,
