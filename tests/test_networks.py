@@ -1,5 +1,7 @@
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_vae import networks
 
@@ -60,3 +62,53 @@ def test_bad_arguments_are_named(kwargs, message):
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="architecture"):
         networks.build_encoder_decoder("resnet", (8, 8, 1), 2)
+
+
+def _torch_style_encoder(encoder, x, kernel_size):
+    """The conv trunk as PyTorch computes it: symmetric padding (k - 1) // 2, stride 2."""
+    pad = (kernel_size - 1) // 2
+    h = tf.constant(x)
+    for layer in (layer for layer in encoder.layers if layer.name.startswith("conv_")):
+        h = tf.pad(h, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        h = tf.nn.relu(tf.nn.conv2d(h, layer.kernel, 2, "VALID") + layer.bias)
+    return h
+
+
+def _torch_style_decoder_stages(decoder, h, sizes, kernel_size):
+    """Full transposed convolutions cropped by (k - 1) // 2 at the start, to each stage's size."""
+    pad = (kernel_size - 1) // 2
+    deconvs = [layer for layer in decoder.layers
+               if isinstance(layer, keras.layers.Conv2DTranspose)]
+    for i, layer in enumerate(deconvs):
+        n = h.shape[1:3]
+        full = [(s - 1) * 2 + kernel_size for s in n]
+        out_channels = layer.kernel.shape[2]
+        h = tf.nn.conv2d_transpose(h, layer.kernel, [h.shape[0], *full, out_channels], 2,
+                                   "VALID") + layer.bias
+        target = sizes[-2 - i]
+        h = h[:, pad:pad + target[0], pad:pad + target[1], :]
+        if i < len(deconvs) - 1:
+            h = tf.nn.relu(h)
+    return h
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (7, 9, 1), (64, 64, 2), (30, 17, 1)])
+@pytest.mark.parametrize("kernel_size", [3, 4, 5])
+def test_conv_stages_compute_what_pytorch_padding_computes(shape, kernel_size):
+    # Stages use padding="same" where it is equivalent (faster) and explicit padding and
+    # cropping elsewhere; either way the numbers must be PyTorch's.
+    filters = (3, 4)
+    encoder, decoder = networks.build_encoder_decoder(
+        "conv", shape, latent_dim=2, filters=filters, kernel_size=kernel_size)
+    x = np.random.default_rng(0).random((2, *shape)).astype("float32")
+    trunk = encoder.get_layer("flatten").input
+    features = keras.Model(encoder.inputs, trunk)(x)
+    np.testing.assert_allclose(features, _torch_style_encoder(encoder, x, kernel_size),
+                               rtol=1e-5, atol=1e-5)
+    sizes = networks.stage_sizes(shape, filters, kernel_size)
+    bottom = np.random.default_rng(1).random((2, *sizes[-1], filters[-1])).astype("float32")
+    reshape = decoder.get_layer("reshape")
+    upsample = keras.Model(reshape.output, decoder.outputs[0])
+    np.testing.assert_allclose(
+        upsample(bottom), _torch_style_decoder_stages(decoder, bottom, sizes, kernel_size),
+        rtol=1e-5, atol=1e-5)
