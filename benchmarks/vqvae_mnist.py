@@ -1,6 +1,6 @@
 """Quality: a VQ-VAE on real MNIST that reconstructs, uses its codebook, and generates digits.
 
-Usage: python benchmarks/vqvae_mnist.py [--epochs 12] [--prior-epochs 10]
+Usage: python benchmarks/vqvae_mnist.py [--epochs 12] [--prior-epochs 20]
        [--override key=value ...] [--prior-override key=value ...] [--out DIR]
        [--reuse] [--priors both|unconditional|conditional]
 
@@ -38,7 +38,7 @@ def softmax(logits):
 def main():
     parser = mnist_parser(__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--prior-epochs", type=int, default=10)
+    parser.add_argument("--prior-epochs", type=int, default=20)
     parser.add_argument("--override", nargs="*", default=[],
                         help="VQVAE constructor arguments as key=value (Python literals)")
     parser.add_argument("--prior-override", nargs="*", default=[],
