@@ -29,6 +29,23 @@ from keras_vae.models import VAE
 from keras_vae.models import VQVAE
 from keras_vae.version import __version__
 
+
+
+def __getattr__(name):
+    # kv.tuning needs keras-tuner, an optional extra: import it on first use.
+    if name == "tuning":
+        import importlib
+        import importlib.util
+
+        if importlib.util.find_spec("keras_tuner") is None:
+            raise ImportError(
+                "keras_vae.tuning needs keras-tuner: pip install keras-vae[tune] "
+                "(from a checkout: pip install -e \".[tune]\")."
+            )
+        return importlib.import_module("keras_vae.tuning")
+    raise AttributeError(f"module 'keras_vae' has no attribute {name!r}")
+
+
 __all__ = [
     "BetaVAE",
     "ConditionalVAE",
@@ -45,4 +62,5 @@ __all__ = [
     "plotting",
     "priors",
     "schedules",
+    "tuning",
 ]

@@ -1,0 +1,204 @@
+"""keras-tuner search for every model: :class:`HyperModel`, objectives with their directions,
+and :class:`EpochMetric` for objectives computed after each epoch (codebook perplexity...).
+
+Needs keras-tuner (``pip install -e ".[tune]"``).
+
+Example:
+
+>>> import keras_tuner as kt, keras_vae as kv
+>>> hypermodel = kv.tuning.HyperModel("beta_vae", input_shape=(8, 8, 1),
+...                                   fixed={"latent_dim": 2, "hidden_units": 128})
+>>> hp = kt.HyperParameters()
+>>> model = hypermodel.build(hp)
+>>> model.latent_dim, hp.values["hidden_units"], sorted(hp.values)
+(2, 128, ['beta', 'hidden_layers', 'hidden_units', 'latent_dim', 'learning_rate'])
+"""
+
+import keras
+import keras_tuner as kt
+
+from keras_vae import evaluation
+from keras_vae.models import build_model
+from keras_vae.models import model_class
+
+#: Directions of the objectives the models report (``val_`` versions included).
+DIRECTIONS = {
+    "loss": "min",
+    "reconstruction_loss": "min",
+    "kl_loss": "min",
+    "elbo": "max",
+    "vq_loss": "min",
+    "perplexity": "max",
+    "codebook_usage": "max",
+    "codebook_perplexity": "max",
+}
+
+
+def objective(name):
+    """A ``keras_tuner.Objective`` for a metric name (``"val_elbo"``, ``"val_loss"``...) with
+    its direction; ``"name:min"`` / ``"name:max"`` gives any other metric a direction."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"An objective is a metric name such as 'val_loss'; received {name!r}.")
+    if ":" in name:
+        metric, direction = name.rsplit(":", 1)
+        if direction not in ("min", "max") or not metric:
+            raise ValueError(f"Objective {name!r}: write 'metric:min' or 'metric:max'.")
+        return kt.Objective(metric, direction)
+    base = name[4:] if name.startswith("val_") else name
+    if base not in DIRECTIONS:
+        known = ", ".join(sorted(DIRECTIONS))
+        raise ValueError(
+            f"Unknown objective {name!r}. Known metrics (with or without 'val_'): {known}; "
+            "or give a direction, e.g. 'my_metric:max'."
+        )
+    return kt.Objective(name, DIRECTIONS[base])
+
+
+# ---------------------------------------------------------------------- search spaces
+def _network_space(hp, architecture):
+    if architecture == "conv":
+        base = hp.Choice("filters", [16, 32, 64])
+        return {"filters": (base, 2 * base, 4 * base)}
+    width = hp.Choice("hidden_units", [128, 256, 400, 512])
+    depth = hp.Int("hidden_layers", 1, 2)
+    return {"hidden_units": (width,) * depth}
+
+
+def _gaussian_space(hp, architecture):
+    return {"latent_dim": hp.Choice("latent_dim", [2, 4, 8, 16, 32]),
+            **_network_space(hp, architecture)}
+
+
+def _vae_space(hp, architecture):
+    return _gaussian_space(hp, architecture)
+
+
+def _beta_space(hp, architecture):
+    return {**_gaussian_space(hp, architecture),
+            "beta": hp.Float("beta", 0.5, 10.0, sampling="log")}
+
+
+def _capacity_space(hp, architecture):
+    return {**_gaussian_space(hp, architecture),
+            "capacity_max": hp.Float("capacity_max", 5.0, 50.0),
+            "gamma": hp.Choice("gamma", [100.0, 1000.0])}
+
+
+def _cvae_space(hp, architecture):
+    return {**_gaussian_space(hp, architecture),
+            "conditioning": hp.Choice("conditioning", ["one_hot", "embedding"])}
+
+
+def _vq_space(hp, architecture):
+    base = hp.Choice("filters", [16, 32, 64])
+    return {"filters": (base, 2 * base),
+            "num_embeddings": hp.Choice("num_embeddings", [32, 64, 128, 256]),
+            "embedding_dim": hp.Choice("embedding_dim", [8, 16, 32]),
+            "commitment_cost": hp.Float("commitment_cost", 0.1, 1.0, sampling="log")}
+
+
+#: The default search space of each model kind: ``kind -> function(hp, architecture)``
+#: returning constructor arguments. Every space also tunes ``learning_rate`` (Adam,
+#: 1e-4 to 3e-3, log scale).
+SEARCH_SPACES = {
+    "vae": _vae_space,
+    "beta_vae": _beta_space,
+    "beta_vae_capacity": _capacity_space,
+    "cvae": _cvae_space,
+    "vqvae": _vq_space,
+}
+
+
+class _Recorder:
+    """Wraps ``HyperParameters`` to note which names a search space asks for."""
+
+    def __init__(self, hp):
+        self.hp, self.names = hp, set()
+
+    def __getattr__(self, method):
+        def define(name, *args, **kwargs):
+            self.names.add(name)
+            return getattr(self.hp, method)(name, *args, **kwargs)
+
+        return define
+
+
+class HyperModel(kt.HyperModel):
+    """A keras-tuner ``HyperModel`` for one model kind of the package.
+
+    ``build(hp)`` draws the constructor arguments from the kind's default search space
+    (:data:`SEARCH_SPACES`; see the README for the ranges), builds the model and compiles it
+    with Adam at the drawn ``learning_rate``. To narrow or extend a space, pin values with
+    ``fixed`` or pass your own ``keras_tuner.HyperParameters`` to the tuner (a name you define
+    there takes precedence over the default range).
+
+    Args:
+        model: A model kind: ``vae``, ``beta_vae``, ``beta_vae_capacity``, ``cvae``, ``vqvae``.
+        input_shape: Image shape ``(H, W, C)``.
+        fixed: ``{hyperparameter: value}`` pinned for every trial (names from the space).
+        **model_kwargs: Constructor arguments that are not searched (``num_classes``,
+            ``architecture``, ``likelihood``, ``capacity_steps``...).
+    """
+
+    def __init__(self, model, input_shape, fixed=None, name=None, tunable=True,
+                 **model_kwargs):
+        super().__init__(name=name or f"keras_vae_{model}", tunable=tunable)
+        model_class(model)  # names an unknown kind
+        self.model = model
+        self.input_shape = tuple(input_shape)
+        self.fixed = dict(fixed or {})
+        self.model_kwargs = model_kwargs
+        self.architecture = model_kwargs.get("architecture", "conv" if model == "vqvae" else "mlp")
+        names = self.search_space_names()
+        unknown = sorted(set(self.fixed) - names)
+        if unknown:
+            raise ValueError(f"`fixed` names {unknown} are not in the {model} search space "
+                             f"({', '.join(sorted(names))}).")
+        clash = sorted(set(model_kwargs) & set(self._space(kt.HyperParameters())))
+        if clash:
+            raise ValueError(f"{clash} are searched; pin them with fixed={{...}} instead of "
+                             "passing them as model arguments.")
+
+    def _space(self, hp):
+        return SEARCH_SPACES[self.model](hp, self.architecture)
+
+    def search_space_names(self):
+        """Names of the hyperparameters this model's space defines."""
+        recorder = _Recorder(kt.HyperParameters())
+        self._space(recorder)
+        return recorder.names | {"learning_rate"}
+
+    def build(self, hp):
+        for name, value in self.fixed.items():
+            hp.Fixed(name, value)
+        kwargs = self._space(hp)
+        model = build_model(self.model, self.input_shape, **self.model_kwargs, **kwargs)
+        learning_rate = hp.Float("learning_rate", 1e-4, 3e-3, sampling="log")
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        # Build the optimizer now: the tuner reloads a trial's checkpoint, optimizer state
+        # included, into a model from `build`, which must therefore have the same variables.
+        model.optimizer.build(model.training_variables())
+        return model
+
+
+class EpochMetric(keras.callbacks.Callback):
+    """Adds ``logs[name] = function(model)`` at the end of every epoch, so a metric computed
+    after training steps (on a whole dataset, say) can be a tuner objective (give it to the
+    tuner's ``search(callbacks=[...])`` with ``objective=kv.tuning.objective(name)``)."""
+
+    def __init__(self, name, function):
+        super().__init__()
+        self.name, self.function = name, function
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs[self.name] = float(self.function(self.model))
+
+
+def codebook_perplexity(data, name="val_codebook_perplexity"):
+    """An :class:`EpochMetric`: the VQ-VAE's code perplexity over all of ``data`` (not per
+    batch); objective direction ``max``."""
+    def perplexity(model):
+        return evaluation.codebook_stats(evaluation.code_counts(model, data))["perplexity"]
+
+    return EpochMetric(name, perplexity)
