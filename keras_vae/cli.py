@@ -136,6 +136,45 @@ def build_parser():
     t.add_argument("--no-export", action="store_true",
                    help="skip the SavedModel export at the end")
 
+    u = sub.add_parser(
+        "tune",
+        help="search hyperparameters with keras-tuner",
+        description="Search a model's hyperparameters (kv.tuning default spaces), print the "
+        "trials, and save and export the best model under --output. Needs the [tune] extra.",
+    )
+    u.add_argument("--model", choices=MODELS, default="vae")
+    u.add_argument("--dataset", default="shapes",
+                   help="shapes (embedded, default), a TFDS name, or a path to .npz / IDX data")
+    u.add_argument("--tuner", choices=("random", "bayesian", "hyperband"), default="random")
+    u.add_argument("--max-trials", type=_positive_int, default=10,
+                   help="trials to run (random, bayesian)")
+    u.add_argument("--objective", default="val_loss",
+                   help="val_loss (default), val_elbo, val_reconstruction_loss, "
+                   "val_codebook_perplexity (vqvae), or metric:min|max")
+    u.add_argument("--epochs", type=_positive_int, default=3,
+                   help="epochs per trial (hyperband: its largest budget)")
+    u.add_argument("--steps-per-epoch", type=_positive_int, default=None,
+                   help="default: a full pass over the data (100 for shapes)")
+    u.add_argument("--validation-steps", type=_positive_int, default=None,
+                   help="default: the whole test split (20 batches for shapes)")
+    u.add_argument("--batch-size", type=_positive_int, default=128)
+    u.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"), default="none")
+    u.add_argument("--architecture", choices=("mlp", "conv"), default=None,
+                   help="default mlp (vqvae is convolutional only)")
+    u.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    u.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="cvae: number of classes (default 10)")
+    u.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                   help="pin a hyperparameter of the search space (repeatable), e.g. "
+                   "--fix latent_dim=8")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--output", default=None, help="default: saved_models/<model>_tuning/")
+    u.add_argument("--overwrite", action="store_true",
+                   help="start the search anew instead of continuing the one under --output")
+    u.add_argument("--quiet", action="store_true", help="no per-trial output from keras-tuner")
+    u.add_argument("--no-export", action="store_true",
+                   help="skip the SavedModel export of the best model")
+
     e = sub.add_parser(
         "export",
         help="export a trained model as a SavedModel",
@@ -264,6 +303,64 @@ def _train(args, parser):
     return 0
 
 
+def _fixed_values(pairs, parser):
+    import ast
+
+    fixed = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--fix expects NAME=VALUE, got {pair!r}")
+        try:
+            fixed[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            fixed[name] = text  # a string choice such as conditioning=embedding
+    return fixed
+
+
+def _tune(args, parser):
+    from keras_vae import tuning
+
+    if args.model == "vqvae" and args.architecture == "mlp":
+        parser.error("--model vqvae is convolutional: --architecture mlp does not apply")
+    if args.num_classes is not None and args.model != "cvae":
+        parser.error(f"--num-classes does not apply to --model {args.model}")
+    model_kwargs = {"likelihood": args.likelihood}
+    if args.model != "vqvae":
+        model_kwargs["architecture"] = args.architecture or "mlp"
+    if args.num_classes is not None:
+        model_kwargs["num_classes"] = args.num_classes
+    output = args.output or os.path.join("saved_models", f"{args.model}_tuning")
+    _, best, rows = tuning.search(
+        model=args.model, dataset=args.dataset, output=output, tuner=args.tuner,
+        max_trials=args.max_trials, objective_name=args.objective, epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch, validation_steps=args.validation_steps,
+        batch_size=args.batch_size, binarize=None if args.binarize == "none" else args.binarize,
+        fixed=_fixed_values(args.fix, parser), model_kwargs=model_kwargs, seed=args.seed,
+        overwrite=args.overwrite, verbose=0 if args.quiet else 2)
+    names = sorted({k for row in rows for k in row} - {"trial", "status", "score"})
+    print(f"\nTrials by {args.objective} (best first):")
+    print("| trial | status | score | " + " | ".join(names) + " |")
+    print("| --- " * (3 + len(names)) + "|")
+    for row in rows:
+        score = "-" if row["score"] is None else f"{row['score']:.4g}"
+        cells = [row["trial"], row["status"], score] + [_cell(row.get(n)) for n in names]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+    print(f"\nBest model:   {os.path.join(output, 'best.keras')}")
+    if not args.no_export:
+        from keras_vae import export
+
+        folder = export.export_saved_model(best, output)
+        print(f"SavedModel:   {folder}")
+    return 0
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else value
+
+
 def _export(args):
     from keras_vae import export
     from keras_vae import training
@@ -288,6 +385,8 @@ def main(argv=None):
             return _train(args, parser)
         if args.command == "export":
             return _export(args)
+        if args.command == "tune":
+            return _tune(args, parser)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
         parser.exit(2, f"keras-vae {args.command}: error: {err}\n")
     return 0

@@ -30,6 +30,27 @@ def _json_ready(logs):
     return {k: float(np.asarray(v)) for k, v in (logs or {}).items()}
 
 
+def datasets(dataset, labels, batch_size, binarize, seed, steps_per_epoch=None,
+             validation_steps=None):
+    """The training and validation data of a run: ``(train, validation, input_shape,
+    steps_per_epoch, validation_steps)``; for ``shapes`` the step counts default to 100 and 20
+    and the training data repeats."""
+    if dataset == "shapes":
+        steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
+        validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
+    train_ds = kv_data.load(dataset, split="train", batch_size=batch_size, binarize=binarize,
+                            seed=seed, labels=labels)
+    # Shuffled (seeded) so that a partial pass (validation_steps) and the pictures see a fair
+    # sample: the shapes test split, for one, is stored in factor order.
+    val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
+                          shuffle=True, seed=seed + 1, labels=labels)
+    if steps_per_epoch is not None:
+        train_ds = train_ds.repeat()
+    image_spec = train_ds.element_spec[0] if labels else train_ds.element_spec
+    input_shape = tuple(int(d) for d in image_spec.shape[1:])
+    return train_ds, val_ds, input_shape, steps_per_epoch, validation_steps
+
+
 def train(
     model="vae",
     dataset="shapes",
@@ -92,19 +113,8 @@ def train(
     vq = issubclass(cls, VQVAE)
     if not vq and (class_prior or kmeans_init):
         raise ValueError("class_prior and kmeans_init apply to the vqvae model only.")
-    if dataset == "shapes":
-        steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
-        validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
-    train_ds = kv_data.load(dataset, split="train", batch_size=batch_size, binarize=binarize,
-                            seed=seed, labels=conditional)
-    # Shuffled (seeded) so that a partial pass (validation_steps) and the pictures see a fair
-    # sample: the shapes test split, for one, is stored in factor order.
-    val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
-                          shuffle=True, seed=seed + 1, labels=conditional)
-    if steps_per_epoch is not None:
-        train_ds = train_ds.repeat()
-    image_spec = train_ds.element_spec[0] if conditional else train_ds.element_spec
-    input_shape = tuple(int(d) for d in image_spec.shape[1:])
+    train_ds, val_ds, input_shape, steps_per_epoch, validation_steps = datasets(
+        dataset, conditional, batch_size, binarize, seed, steps_per_epoch, validation_steps)
 
     initial_epoch = 0
     if resume:

@@ -14,6 +14,8 @@ Example:
 (2, 128, ['beta', 'hidden_layers', 'hidden_units', 'latent_dim', 'learning_rate'])
 """
 
+import os
+
 import keras
 import keras_tuner as kt
 
@@ -202,3 +204,57 @@ def codebook_perplexity(data, name="val_codebook_perplexity"):
         return evaluation.codebook_stats(evaluation.code_counts(model, data))["perplexity"]
 
     return EpochMetric(name, perplexity)
+
+
+TUNERS = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperband": "Hyperband"}
+
+
+def search(model="vae", dataset="shapes", output=None, tuner="random", max_trials=10,
+           objective_name="val_loss", epochs=3, steps_per_epoch=None, validation_steps=None,
+           batch_size=128, binarize=None, fixed=None, model_kwargs=None, seed=0, overwrite=False,
+           verbose=0):
+    """Runs a search end to end (the ``keras-vae tune`` command).
+
+    Loads ``dataset`` as :func:`keras_vae.training.train` does, searches ``max_trials``
+    trials of ``epochs`` epochs each (Hyperband: ``epochs`` is its ``max_epochs``), saves the
+    best model as ``<output>/best.keras``, and returns ``(tuner, best_model, rows)`` where
+    ``rows`` lists every trial (id, status, score, hyperparameters), best first. The tuner's
+    state lives in ``<output>/search`` (a rerun continues it unless ``overwrite``).
+    """
+    from keras_vae import training
+    from keras_vae.models import ConditionalVAE
+    from keras_vae.models import VQVAE
+
+    if tuner not in TUNERS:
+        raise ValueError(f"Unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
+    if tuner == "hyperband" and epochs < 2:
+        raise ValueError("Hyperband needs epochs >= 2 (its largest training budget).")
+    output = output or os.path.join("saved_models", f"{model}_tuning")
+    cls = model_class(model)[0]
+    conditional = issubclass(cls, ConditionalVAE)
+    train_ds, val_ds, input_shape, steps, val_steps = training.datasets(
+        dataset, conditional, batch_size, binarize, seed, steps_per_epoch, validation_steps)
+    model_kwargs = dict(model_kwargs or {})
+    if conditional:
+        model_kwargs.setdefault("num_classes", 10)
+    hypermodel = HyperModel(model, input_shape, fixed=fixed, seed=seed, **model_kwargs)
+    goal = objective(objective_name)
+    callbacks = []
+    if goal.name == "val_codebook_perplexity":
+        if not issubclass(cls, VQVAE):
+            raise ValueError("val_codebook_perplexity is a VQ-VAE objective.")
+        callbacks.append(codebook_perplexity(val_ds.take(val_steps) if val_steps else val_ds))
+    options = {"max_epochs": epochs} if tuner == "hyperband" else {"max_trials": max_trials}
+    search_tuner = getattr(kt, TUNERS[tuner])(
+        hypermodel, objective=goal, seed=seed, directory=output, project_name="search",
+        overwrite=overwrite, **options)
+    fit_kwargs = {} if tuner == "hyperband" else {"epochs": epochs}
+    search_tuner.search(train_ds, validation_data=val_ds, steps_per_epoch=steps,
+                        validation_steps=val_steps, callbacks=callbacks, verbose=verbose,
+                        **fit_kwargs)
+    best = search_tuner.get_best_models(1)[0]
+    best.save(os.path.join(output, "best.keras"))
+    trials = search_tuner.oracle.get_best_trials(len(search_tuner.oracle.trials))
+    rows = [{"trial": t.trial_id, "status": t.status, "score": t.score,
+             **t.hyperparameters.values} for t in trials]
+    return search_tuner, best, rows

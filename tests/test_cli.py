@@ -131,3 +131,43 @@ def test_vqvae_trains_then_its_prior_and_writes_the_codebook_histogram(tiny_npz,
     assert not (out2 / "samples.png").exists() and (out2 / "reconstructions.png").is_file()
     config = json.loads(zipfile.ZipFile(out2 / "model.keras").read("config.json"))["config"]
     assert config["ema_decay"] is None and config["dead_code_steps"] is None
+
+
+def test_tune_prints_the_trials_and_exports_the_best_model(tiny_npz, tmp_path, capsys):
+    import keras
+
+    out = tmp_path / "tuning"
+    assert cli.main(["tune", "--dataset", tiny_npz, "--model", "beta_vae", "--max-trials", "2",
+                     "--epochs", "1", "--batch-size", "16", "--objective", "val_elbo",
+                     "--fix", "hidden_units=128", "--fix", "latent_dim=3", "--quiet",
+                     "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = [line for line in printed.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| trial | status | score | beta |")
+    rows = table[2:]
+    assert len(rows) == 2 and all("COMPLETED" in row and "| 128 | 3 |" in row for row in rows)
+    scores = [float(row.split("|")[3]) for row in rows]
+    assert scores[0] >= scores[1]  # best first, the ELBO maximised
+    best = keras.saving.load_model(str(out / "best.keras"))
+    assert best.latent_dim == 3 and (out / "1" / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--objective", "val_accuracy"], "Unknown objective 'val_accuracy'"),
+        (["--fix", "beta"], "--fix expects NAME=VALUE"),
+        (["--fix", "beta=2.0"], r"\['beta'\] are not in the vae search space"),
+        (["--num-classes", "3"], "--num-classes does not apply to --model vae"),
+        (["--tuner", "hyperband", "--epochs", "1"], "Hyperband needs epochs >= 2"),
+    ],
+)
+def test_tune_bad_arguments_exit_2_with_one_line(tiny_npz, tmp_path, capsys, argv, message):
+    import re
+
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["tune", "--dataset", tiny_npz, "--output", str(tmp_path / "t"), "--quiet",
+                  *argv])
+    assert raised.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err), err
