@@ -338,6 +338,10 @@ def _tune(args, parser):
         batch_size=args.batch_size, binarize=None if args.binarize == "none" else args.binarize,
         fixed=_fixed_values(args.fix, parser), model_kwargs=model_kwargs, seed=args.seed,
         overwrite=args.overwrite, verbose=0 if args.quiet else 2)
+    if best is None:
+        print(f"Worker {os.environ.get('KERASTUNER_TUNER_ID')} finished its trials; the chief "
+              "prints the results and saves the best model.")
+        return 0
     names = sorted({k for row in rows for k in row} - {"trial", "status", "score"})
     print(f"\nTrials by {args.objective} (best first):")
     print("| trial | status | score | " + " | ".join(names) + " |")

@@ -206,6 +206,13 @@ def codebook_perplexity(data, name="val_codebook_perplexity"):
     return EpochMetric(name, perplexity)
 
 
+def is_worker():
+    """True in a worker of a distributed search (keras-tuner's ``KERASTUNER_TUNER_ID`` set,
+    and not to a chief): workers run trials, the chief runs the oracle and keeps the results."""
+    ip = os.environ.get("KERASTUNER_ORACLE_IP")
+    return bool(ip) and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
+
+
 TUNERS = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperband": "Hyperband"}
 
 
@@ -220,6 +227,12 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
     best model as ``<output>/best.keras``, and returns ``(tuner, best_model, rows)`` where
     ``rows`` lists every trial (id, status, score, hyperparameters), best first. The tuner's
     state lives in ``<output>/search`` (a rerun continues it unless ``overwrite``).
+
+    Distributed (keras-tuner's chief/worker mechanism): start the same call in a chief
+    (``KERASTUNER_TUNER_ID=chief``) and in workers (``tuner0``, ``tuner1``...), all with
+    ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT`` set to the chief's address and
+    ``output`` on a filesystem they share. Workers run trials and return
+    ``(tuner, None, [])``; the chief returns when every trial is done, with the results.
     """
     from keras_vae import training
     from keras_vae.models import ConditionalVAE
@@ -252,6 +265,8 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
     search_tuner.search(train_ds, validation_data=val_ds, steps_per_epoch=steps,
                         validation_steps=val_steps, callbacks=callbacks, verbose=verbose,
                         **fit_kwargs)
+    if is_worker():
+        return search_tuner, None, []  # the chief holds the results and saves the best model
     best = search_tuner.get_best_models(1)[0]
     best.save(os.path.join(output, "best.keras"))
     trials = search_tuner.oracle.get_best_trials(len(search_tuner.oracle.trials))
