@@ -132,23 +132,29 @@ class HyperModel(kt.HyperModel):
     (:data:`SEARCH_SPACES`; see the README for the ranges), builds the model and compiles it
     with Adam at the drawn ``learning_rate``. To narrow or extend a space, pin values with
     ``fixed`` or pass your own ``keras_tuner.HyperParameters`` to the tuner (a name you define
-    there takes precedence over the default range).
+    there takes precedence over the default range). To extend it, pass ``extend``: a
+    function ``hp -> {constructor argument: value}`` whose entries are added to (or replace)
+    the default space's, e.g. ``lambda hp: {"free_bits": hp.Float("free_bits", 0.0, 0.5)}``.
 
     Args:
         model: A model kind: ``vae``, ``beta_vae``, ``beta_vae_capacity``, ``cvae``, ``vqvae``.
         input_shape: Image shape ``(H, W, C)``.
         fixed: ``{hyperparameter: value}`` pinned for every trial (names from the space).
+        extend: Optional function ``hp -> dict`` of further searched constructor arguments.
         **model_kwargs: Constructor arguments that are not searched (``num_classes``,
             ``architecture``, ``likelihood``, ``capacity_steps``...).
     """
 
-    def __init__(self, model, input_shape, fixed=None, name=None, tunable=True,
+    def __init__(self, model, input_shape, fixed=None, extend=None, name=None, tunable=True,
                  **model_kwargs):
         super().__init__(name=name or f"keras_vae_{model}", tunable=tunable)
         model_class(model)  # names an unknown kind
         self.model = model
         self.input_shape = tuple(input_shape)
         self.fixed = dict(fixed or {})
+        if extend is not None and not callable(extend):
+            raise ValueError("`extend` must be a function hp -> {constructor argument: value}.")
+        self.extend = extend
         self.model_kwargs = model_kwargs
         self.architecture = model_kwargs.get("architecture", "conv" if model == "vqvae" else "mlp")
         names = self.search_space_names()
@@ -162,7 +168,10 @@ class HyperModel(kt.HyperModel):
                              "passing them as model arguments.")
 
     def _space(self, hp):
-        return SEARCH_SPACES[self.model](hp, self.architecture)
+        kwargs = SEARCH_SPACES[self.model](hp, self.architecture)
+        if self.extend is not None:
+            kwargs.update(self.extend(hp))
+        return kwargs
 
     def search_space_names(self):
         """Names of the hyperparameters this model's space defines."""

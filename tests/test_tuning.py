@@ -115,3 +115,16 @@ def test_other_tuners_search_the_same_hypermodel(tmp_path, tuner_class):
     best = tuner.oracle.get_best_trials(1)[0]
     assert np.isfinite(best.score) and best.score < 0  # an ELBO, maximised
     assert tuner.get_best_models(1)[0].latent_dim == best.hyperparameters.values["latent_dim"]
+
+
+def test_extend_adds_searched_arguments(tmp_path):
+    hypermodel = kv.tuning.HyperModel(
+        "vae", SHAPE, fixed={**SMALL["vae"], "free_bits": 0.25},
+        extend=lambda hp: {"free_bits": hp.Float("free_bits", 0.0, 0.5),
+                           "likelihood": hp.Choice("likelihood", ["gaussian"])})
+    assert {"free_bits", "likelihood"} <= hypermodel.search_space_names()
+    tuner = search(tmp_path, hypermodel, trials=1)
+    model = tuner.get_best_models(1)[0]
+    assert model.free_bits == 0.25 and model.likelihood == "gaussian"
+    with pytest.raises(ValueError, match="`extend` must be a function"):
+        kv.tuning.HyperModel("vae", SHAPE, extend={"free_bits": 0.1})
