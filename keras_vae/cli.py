@@ -57,6 +57,24 @@ def _int_list(text):
     return tuple(_parse_number(v, int, 1, "positive integers") for v in parts)
 
 
+def _add_run_arguments(parser, epochs, epochs_help):
+    """The model, data and step flags that ``train`` and ``tune`` share."""
+    parser.add_argument("--model", choices=MODELS, default="vae")
+    parser.add_argument("--dataset", default="shapes",
+                        help="shapes (embedded, default), a TFDS name, or a path to .npz / IDX "
+                        "data")
+    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=epochs_help)
+    parser.add_argument("--steps-per-epoch", type=_positive_int, default=None,
+                        help="default: a full pass over the data (100 for shapes)")
+    parser.add_argument("--validation-steps", type=_positive_int, default=None,
+                        help="default: the whole test split (20 batches for shapes)")
+    parser.add_argument("--batch-size", type=_positive_int, default=128)
+    parser.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"),
+                        default="none")
+    parser.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def build_parser():
     parser = _Parser(prog="keras-vae", description="Variational Autoencoders for Keras.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -66,15 +84,7 @@ def build_parser():
         description="Train a VAE variant; writes the model, checkpoints, TensorBoard logs, "
         "pictures and metrics under --output.",
     )
-    t.add_argument("--model", choices=MODELS, default="vae")
-    t.add_argument("--dataset", default="shapes",
-                   help="shapes (embedded, default), a TFDS name, or a path to .npz / IDX data")
-    t.add_argument("--epochs", type=_positive_int, default=10)
-    t.add_argument("--steps-per-epoch", type=_positive_int, default=None,
-                   help="default: a full pass over the data (100 for shapes)")
-    t.add_argument("--validation-steps", type=_positive_int, default=None,
-                   help="default: the whole test split (20 batches for shapes)")
-    t.add_argument("--batch-size", type=_positive_int, default=128)
+    _add_run_arguments(t, epochs=10, epochs_help=None)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--latent-dim", type=_positive_int, default=None,
                    help="default 10 (4 for cvae, the ConditionalVAE default; vqvae has a code "
@@ -87,8 +97,6 @@ def build_parser():
                    help="conv channels per stride-2 stage (default 32,32,64,64, the dSprites "
                    "network of Burgess et al.; the course ConvVAE is 32,64,128 with "
                    "--latent-dim 128; vqvae: 32,64, a 7x7 code grid on MNIST)")
-    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
-    t.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"), default="none")
     t.add_argument("--free-bits", type=_non_negative_float, default=None,
                    help="KL floor per latent dimension in nats (default 0)")
     t.add_argument("--beta", type=_non_negative_float, default=None,
@@ -128,7 +136,6 @@ def build_parser():
                    "0: no prior, no samples)")
     t.add_argument("--class-prior", action="store_true",
                    help="vqvae: class-conditional prior (the dataset needs labels)")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--output", default=None, help="default: saved_models/<model>/")
     t.add_argument("--resume", action="store_true",
                    help="continue from the last epoch checkpoint under --output")
@@ -142,32 +149,21 @@ def build_parser():
         description="Search a model's hyperparameters (kv.tuning default spaces), print the "
         "trials, and save and export the best model under --output. Needs the [tune] extra.",
     )
-    u.add_argument("--model", choices=MODELS, default="vae")
-    u.add_argument("--dataset", default="shapes",
-                   help="shapes (embedded, default), a TFDS name, or a path to .npz / IDX data")
+    _add_run_arguments(u, epochs=3, epochs_help="epochs per trial (hyperband: its largest "
+                       "budget)")
     u.add_argument("--tuner", choices=("random", "bayesian", "hyperband"), default="random")
     u.add_argument("--max-trials", type=_positive_int, default=10,
                    help="trials to run (random, bayesian)")
     u.add_argument("--objective", default="val_loss",
                    help="val_loss (default), val_elbo, val_reconstruction_loss, "
                    "val_codebook_perplexity (vqvae), or metric:min|max")
-    u.add_argument("--epochs", type=_positive_int, default=3,
-                   help="epochs per trial (hyperband: its largest budget)")
-    u.add_argument("--steps-per-epoch", type=_positive_int, default=None,
-                   help="default: a full pass over the data (100 for shapes)")
-    u.add_argument("--validation-steps", type=_positive_int, default=None,
-                   help="default: the whole test split (20 batches for shapes)")
-    u.add_argument("--batch-size", type=_positive_int, default=128)
-    u.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"), default="none")
     u.add_argument("--architecture", choices=("mlp", "conv"), default=None,
                    help="default mlp (vqvae is convolutional only)")
-    u.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
     u.add_argument("--num-classes", type=_positive_int, default=None,
                    help="cvae: number of classes (default 10)")
     u.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="pin a hyperparameter of the search space (repeatable), e.g. "
                    "--fix latent_dim=8")
-    u.add_argument("--seed", type=int, default=0)
     u.add_argument("--output", default=None, help="default: saved_models/<model>_tuning/")
     u.add_argument("--overwrite", action="store_true",
                    help="start the search anew instead of continuing the one under --output")
