@@ -267,8 +267,10 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
             raise ValueError("val_codebook_perplexity is a VQ-VAE objective.")
         callbacks.append(codebook_perplexity(val_ds.take(val_steps) if val_steps else val_ds))
     options = {"max_epochs": epochs} if tuner == "hyperband" else {"max_trials": max_trials}
+    # keras-tuner takes a seed of 0 for "no seed" and draws one at random; shift by one so
+    # that every seed, 0 included, repeats its trials.
     search_tuner = getattr(kt, TUNERS[tuner])(
-        hypermodel, objective=goal, seed=seed, directory=output, project_name="search",
+        hypermodel, objective=goal, seed=seed + 1, directory=output, project_name="search",
         overwrite=overwrite, **options)
     fit_kwargs = {} if tuner == "hyperband" else {"epochs": epochs}
     search_tuner.search(train_ds, validation_data=val_ds, steps_per_epoch=steps,
