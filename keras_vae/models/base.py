@@ -181,7 +181,7 @@ class ObjectiveModel(keras.Model):
 
     def default_jit_compile(self):
         """What ``jit_compile="auto"`` resolves to on this machine (see :meth:`compile`)."""
-        if tf.distribute.has_strategy() or self.distribute_strategy.num_replicas_in_sync > 1:
+        if self._distributed():
             return False
         from tensorflow.python.framework.config import is_op_determinism_enabled
 
@@ -204,8 +204,11 @@ class ObjectiveModel(keras.Model):
     def _xla_core(self):
         """True when the step's core is compiled apart from its (graph) input checks: XLA is
         on and no distribution strategy is in use (under one, Keras's own handling applies)."""
-        return bool(self.jit_compile) and not self.run_eagerly and not (
-            tf.distribute.has_strategy() or self.distribute_strategy.num_replicas_in_sync > 1)
+        return bool(self.jit_compile) and not self.run_eagerly and not self._distributed()
+
+    def _distributed(self):
+        """True inside a strategy scope or for a model built under a multi-replica strategy."""
+        return tf.distribute.has_strategy() or self.distribute_strategy.num_replicas_in_sync > 1
 
     def _graph_around_core(self, make, force):
         # Keras compiles the whole step with XLA when `jit_compile` is on, and XLA ignores
