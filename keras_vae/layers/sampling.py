@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae import distribute
 from keras_vae import losses
 from keras_vae.validation import check_seed
 
@@ -54,8 +55,16 @@ class Sampling(keras.layers.Layer):
                 f"Received: mean.shape={tuple(mean.shape)}, log_var.shape={tuple(log_var.shape)}"
             )
         log_var = ops.cast(losses.clip_log_var(log_var), mean.dtype)
-        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
-        return mean + ops.exp(0.5 * log_var) * eps
+        return mean + ops.exp(0.5 * log_var) * self.noise(mean)
+
+    def noise(self, mean):
+        """``eps ~ N(0, I)`` shaped like ``mean``. Under a strategy with several replicas,
+        example i of a global batch gets the same noise however the batch is split across
+        replicas (see :func:`keras_vae.distribute.replica_rows`), so a distributed step
+        equals a one-device step."""
+        return distribute.replica_rows(
+            lambda shape: keras.random.normal(shape, dtype=mean.dtype, seed=self.seed_generator),
+            ops.shape(mean))
 
     # Keras saves a layer's weights but not its SeedGenerator state; store it too, so a
     # reloaded model continues the same noise stream (and `fit` resumes exactly).

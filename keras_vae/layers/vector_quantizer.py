@@ -13,27 +13,12 @@ codebook update are summed across replicas, so each replica keeps the same codeb
 import keras
 import tensorflow as tf
 
+from keras_vae.distribute import all_reduce_sum
+from keras_vae.distribute import first_replica
 from keras_vae.validation import check_int
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
 from keras_vae.validation import check_seed
-
-
-def all_reduce_sum(value):
-    """Sums ``value`` across replicas in a replica context; unchanged elsewhere."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-
-def first_replica(value):
-    """``value`` as the first replica has it, on every replica (unchanged outside a strategy)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    is_first = tf.cast(tf.equal(context.replica_id_in_sync_group, 0), value.dtype)
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value * is_first)
 
 
 def code_statistics(counts):

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_vae import distribute
 from keras_vae import losses
 from keras_vae import schedules
 from keras_vae.layers import Sampling
@@ -132,8 +133,8 @@ class ObjectiveModel(keras.Model):
     Subclasses implement :meth:`unpack_inputs` (check a batch), :meth:`_objective`
     (per-example values keyed by metric name, ``"loss"`` among them) and
     :meth:`metric_names`, and create ``self.trackers`` (one ``keras.metrics.Mean`` per name)
-    with :meth:`create_trackers`. The loss is averaged over the replica's examples and
-    divided by the number of replicas, so summed across replicas it is the global-batch mean.
+    with :meth:`create_trackers`. Each replica's loss is its share of the global-batch mean
+    (:func:`keras_vae.distribute.global_mean`).
     """
 
     def metric_names(self):
@@ -229,6 +230,15 @@ class ObjectiveModel(keras.Model):
             self.optimizer.build(self.training_variables())
         return self._graph_around_core(super().make_train_function, force)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras builds the model symbolically from the first batch averaged
+        # across replicas, which fails when that batch splits unevenly (15 examples on 2
+        # replicas). Every variable here exists from the constructor; only the optimizer's
+        # need building, in the model's strategy.
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.training_variables())
+
     def make_test_function(self, force=False):
         return self._graph_around_core(super().make_test_function, force)
 
@@ -245,12 +255,11 @@ class ObjectiveModel(keras.Model):
         return self._core(self._train_on)(self.unpack_inputs(data))
 
     def _train_on(self, inputs):
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             values = self._objective(inputs, training=True)
-            # Mean over this replica's examples, divided by the replica count: summed across
-            # replicas by the optimizer, this is the mean over the global batch.
-            loss = tf.reduce_mean(values["loss"]) / replicas
+            # This replica's share of the global-batch mean: summed across replicas by the
+            # optimizer, it is the mean over the global batch, however unevenly it is split.
+            loss = distribute.global_mean(values["loss"])
             scaled = self.optimizer.scale_loss(loss)
         variables = self.training_variables()
         grads = tape.gradient(scaled, variables)

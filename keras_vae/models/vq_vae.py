@@ -265,14 +265,16 @@ class VQVAE(BaseAutoencoder):
         if conditional and labels is None:
             raise ValueError("A class-conditional prior needs labelled data: (images, labels).")
         prior = self.prior
-        if prior is None or prior.conditional != conditional:
-            num_classes = prior_kwargs.pop("num_classes", None)
-            if conditional and num_classes is None:
-                num_classes = int(labels.max()) + 1
-            prior = PixelCNN(self.code_shape, self.num_embeddings, num_classes=num_classes,
-                             seed=self.seed, **prior_kwargs)
-        if getattr(prior, "optimizer", None) is None:
-            prior.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        # The prior trains under the strategy this model was built under.
+        with self.distribute_strategy.scope():
+            if prior is None or prior.conditional != conditional:
+                num_classes = prior_kwargs.pop("num_classes", None)
+                if conditional and num_classes is None:
+                    num_classes = int(labels.max()) + 1
+                prior = PixelCNN(self.code_shape, self.num_embeddings, num_classes=num_classes,
+                                 seed=self.seed, **prior_kwargs)
+            if getattr(prior, "optimizer", None) is None:
+                prior.compile(optimizer=keras.optimizers.Adam(learning_rate))
         self.attach_prior(prior)
         train = _code_dataset(codes, labels if conditional else None, batch_size, True, self.seed)
         val = None
