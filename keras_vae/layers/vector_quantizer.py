@@ -123,14 +123,16 @@ class VectorQuantizer(keras.layers.Layer):
 
         shape = (self.num_embeddings, self.embedding_dim)
         # State that every replica computes identically (from all-reduced statistics) is
-        # written by the first replica and mirrored.
-        state = dict(trainable=False, aggregation="only_first_replica")
+        # written by the first replica and mirrored. None of it is autocast under mixed
+        # precision: distances and EMA updates use the float32 values.
+        state = dict(trainable=False, aggregation="only_first_replica", autocast=False)
         self.embeddings = self.add_weight(
             shape=shape,
             initializer=keras.initializers.VarianceScaling(distribution="uniform", seed=self.seed),
             trainable=self.ema_decay is None,
             name="embeddings",
             aggregation="only_first_replica",
+            autocast=False,
         )
         if self.ema_decay is not None:
             self.ema_counts = self.add_weight(shape=(self.num_embeddings,), initializer="ones",
