@@ -1,4 +1,4 @@
-"""Callbacks: per-epoch checkpoints that a run can resume from."""
+"""Callbacks: per-epoch checkpoints that a run can resume from, and fault-tolerant backups."""
 
 import json
 import os
@@ -50,3 +50,49 @@ def load_checkpoint(directory):
     with open(state_path) as f:
         state = json.load(f)
     return keras.models.load_model(path), state
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` for the models of this package.
+
+    Backs up the whole training state after every epoch (weights, optimizer slots and step
+    (hence every schedule), EMA codebook statistics, the sampling layers' noise state) and,
+    when a run starts over the same folder after an interruption, restores it and continues
+    with the epoch that was interrupted. The backup is deleted when training ends normally.
+
+    Differences from Keras's callback: the optimizer is built for the variables ``fit``
+    updates before restoring (an EMA codebook is not among them), and a backup left by a run
+    with other settings fails with a message naming the folder instead of a weight-loading
+    error.
+
+    Args:
+        backup_dir: Folder for the backup. In multi-worker training every worker needs its
+            own (``keras_vae.training.train`` gives non-chief workers ``<dir>-<task>``).
+        **kwargs: As for ``keras.callbacks.BackupAndRestore``.
+    """
+
+    @property
+    def found(self):
+        """Whether a backup exists (a run starting now resumes)."""
+        return os.path.isfile(self._training_metadata_path)
+
+    def completed_epochs(self):
+        """Epochs the backup has completed (0 without a backup)."""
+        if not self.found:
+            return 0
+        with open(self._training_metadata_path) as f:
+            return int(json.load(f)["epoch"])
+
+    def on_train_begin(self, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        if (optimizer is not None and not optimizer.built
+                and hasattr(self.model, "training_variables")):
+            optimizer.build(self.model.training_variables())
+        try:
+            super().on_train_begin(logs)
+        except (ValueError, KeyError) as err:
+            raise ValueError(
+                f"The backup in {self.backup_dir} does not fit this model ({err}). It was left "
+                "by an interrupted run with other settings: delete that folder, or train into "
+                "another output folder."
+            ) from err

@@ -138,7 +138,20 @@ def build_parser():
                    help="vqvae: class-conditional prior (the dataset needs labels)")
     t.add_argument("--output", default=None, help="default: saved_models/<model>/")
     t.add_argument("--resume", action="store_true",
-                   help="continue from the last epoch checkpoint under --output")
+                   help="continue from the last epoch checkpoint under --output (to train "
+                   "further; an interrupted run resumes by itself from its backup)")
+    t.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"),
+                   default="auto",
+                   help="tf.distribute strategy (default auto: TPU if configured, multi-worker "
+                   "if TF_CONFIG names a cluster, mirrored on 2+ GPUs, else one device); "
+                   "--batch-size is the global batch")
+    t.add_argument("--mixed-precision", choices=("none", "mixed_float16", "mixed_bfloat16"),
+                   default="none",
+                   help="compute in float16 (with loss scaling) or bfloat16; variables and "
+                   "losses stay float32")
+    t.add_argument("--no-backup", action="store_true",
+                   help="do not keep the per-epoch backup that lets an interrupted run resume "
+                   "when the same command runs again")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--no-export", action="store_true",
                    help="skip the SavedModel export at the end")
@@ -284,9 +297,16 @@ def _train(args, parser):
         prior_epochs=10 if args.prior_epochs is None else args.prior_epochs,
         class_prior=args.class_prior,
         kmeans_init=args.kmeans_init,
+        strategy=args.strategy,
+        mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
+        backup=not args.no_backup,
     )
     val = result["metrics"]["validation"]
     paths = result["paths"]
+    if not paths:
+        print("\nValidation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
+        print(f"Worker finished; the chief wrote the outputs under {output}.")
+        return 0
     print("\nValidation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
     print(f"Model:        {paths['model']}")
     print(f"Checkpoints:  {paths['checkpoints']}  (continue with --resume)")

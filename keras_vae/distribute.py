@@ -40,13 +40,13 @@ def get_strategy(name="auto"):
             * ``"mirrored"``: ``MirroredStrategy`` over all GPUs; without GPUs, over all
               logical CPU devices (one CPU unless logical devices were configured).
             * ``"multi_worker"``: ``MultiWorkerMirroredStrategy``; the cluster comes from
-              ``TF_CONFIG`` (without it, a cluster of this one worker).
+              ``TF_CONFIG`` (without it, a cluster of this one worker). TensorFlow requires it
+              to be created before the process runs any TensorFlow op.
             * ``"tpu"``: ``TPUStrategy`` on the TPU named by ``TPU_NAME`` (or the local one).
 
     Raises:
-        ValueError: For an unknown name, or a ``TF_CONFIG`` that is not a valid cluster
-            description.
-        RuntimeError: For ``"tpu"`` when no TPU is configured.
+        ValueError: For an unknown name, a ``TF_CONFIG`` that is not a valid cluster
+            description, or ``"tpu"`` when no TPU is configured.
     """
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: {name!r}")
@@ -69,7 +69,9 @@ def _auto():
         return "tpu"
     if num_tasks() > 1:
         return "multi_worker"
-    if len(tf.config.list_logical_devices("GPU")) >= 2:
+    # Physical devices: listing logical ones starts the runtime, after which a multi-worker
+    # strategy can no longer be created in this process.
+    if len(tf.config.list_physical_devices("GPU")) >= 2:
         return "mirrored"
     return "default"
 
@@ -77,12 +79,12 @@ def _auto():
 def _tpu_configured():
     # The TPU resolver contacts a metadata server when nothing names a TPU, which hangs on a
     # machine without network: ask it only when a TPU is configured.
-    return bool(os.environ.get("TPU_NAME")) or bool(tf.config.list_logical_devices("TPU"))
+    return bool(os.environ.get("TPU_NAME")) or bool(tf.config.list_physical_devices("TPU"))
 
 
 def _tpu_strategy():
     if not _tpu_configured():
-        raise RuntimeError(
+        raise ValueError(
             "strategy 'tpu' needs a TPU: set TPU_NAME to its name or address, or run on a "
             "TPU host. No TPU is configured here."
         )
@@ -125,6 +127,15 @@ def num_tasks():
     """Number of tasks (workers and chief) in the ``TF_CONFIG`` cluster (1 without one)."""
     cluster = tf_config().get("cluster", {})
     return sum(len(cluster.get(job, [])) for job in ("chief", "worker")) or 1
+
+
+def num_workers(strategy):
+    """Number of worker processes ``strategy`` spans (1 unless it is multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type is None:
+        return 1
+    jobs = resolver.cluster_spec().as_dict()
+    return sum(len(jobs.get(job, [])) for job in ("chief", "worker")) or 1
 
 
 def is_chief(strategy=None):

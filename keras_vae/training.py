@@ -6,11 +6,16 @@
 import json
 import os
 
+import shutil
+import tempfile
+
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
+from keras_vae import distribute
 from keras_vae import evaluation
 from keras_vae import export as kv_export
 from keras_vae import plotting
@@ -31,24 +36,48 @@ def _json_ready(logs):
 
 
 def datasets(dataset, labels, batch_size, binarize, seed, steps_per_epoch=None,
-             validation_steps=None):
+             validation_steps=None, strategy=None, start_epoch=0):
     """The training and validation data of a run: ``(train, validation, input_shape,
-    steps_per_epoch, validation_steps)``; for ``shapes`` the step counts default to 100 and 20
-    and the training data repeats."""
+    steps_per_epoch, validation_steps)``; for ``shapes`` the step counts default to 100 and 20.
+
+    The training data is one seeded stream that repeats, and epoch k is its batches
+    ``[k * steps_per_epoch, (k + 1) * steps_per_epoch)`` (by default ``steps_per_epoch`` is
+    the number of batches in a pass). So a run resumed at ``start_epoch`` (the stream skips
+    the epochs done) sees the same batches as an uninterrupted one. (A source whose length is
+    unknown is not repeated and starts over instead.)
+
+    ``batch_size`` is the global batch. Under a strategy with several replicas the training
+    data drops its last partial batch (a replica left without examples would hit a
+    TensorFlow bug in fused convolutions on empty batches), and with several workers both
+    datasets are sharded by data (each worker takes its replicas' share of every batch).
+    """
     if dataset == "shapes":
         steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
         validation_steps = validation_steps or SHAPES_VALIDATION_STEPS
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     train_ds = kv_data.load(dataset, split="train", batch_size=batch_size, binarize=binarize,
-                            seed=seed, labels=labels)
-    # Shuffled (seeded) so that a partial pass (validation_steps) and the pictures see a fair
-    # sample: the shapes test split, for one, is stored in factor order.
+                            seed=seed, labels=labels, drop_remainder=replicas > 1)
+    # Shuffled once (seeded) so that a partial pass (validation_steps) and the pictures see a
+    # fair sample (the shapes test split, for one, is stored in factor order), the same one
+    # every epoch: validation curves compare like with like, and a resumed run validates as
+    # an uninterrupted one.
     val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
-                          shuffle=True, seed=seed + 1, labels=labels)
+                          shuffle="once", seed=seed + 1, labels=labels)
+    if steps_per_epoch is None and int(train_ds.cardinality()) > 0:
+        steps_per_epoch = int(train_ds.cardinality())
     if steps_per_epoch is not None:
-        train_ds = train_ds.repeat()
+        train_ds = train_ds.repeat().skip(start_epoch * steps_per_epoch)
+    if strategy is not None and distribute.num_workers(strategy) > 1:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
     image_spec = train_ds.element_spec[0] if labels else train_ds.element_spec
     input_shape = tuple(int(d) for d in image_spec.shape[1:])
     return train_ds, val_ds, input_shape, steps_per_epoch, validation_steps
+
+
+#: ``mixed_precision`` values of :func:`train` (Keras dtype policies).
+MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
 
 
 def train(
@@ -69,6 +98,10 @@ def train(
     prior_epochs=10,
     class_prior=False,
     kmeans_init=False,
+    strategy="default",
+    mixed_precision=None,
+    backup=True,
+    callbacks=None,
     log=print,
 ):
     """Trains a model end to end and writes everything a user looks at.
@@ -76,8 +109,10 @@ def train(
     Under ``output`` (default ``saved_models/<model>/``) it writes ``model.keras``,
     ``checkpoints/`` (the last completed epoch, for ``resume=True``), ``logs/``
     (TensorBoard), ``history.csv``, ``metrics.json``, ``reconstructions.png`` and
-    ``samples.png`` (a VQ-VAE also ``codebook_usage.png``), and (unless ``export=False``) a SavedModel version folder
-    ``<output>/<n>/`` with serving signatures (see :mod:`keras_vae.export`).
+    ``samples.png`` (a VQ-VAE also ``codebook_usage.png``), and (unless ``export=False``) a
+    SavedModel version folder ``<output>/<n>/`` with serving signatures (see
+    :mod:`keras_vae.export`). While training, ``backup/`` holds the state of the last
+    completed epoch: if the run is interrupted, the same call resumes it (see ``backup``).
 
     Args:
         model: A key of :data:`keras_vae.models.MODEL_KINDS`.
@@ -87,11 +122,13 @@ def train(
         steps_per_epoch: Steps per epoch (default: a full pass; 100 for ``shapes``).
         validation_steps: Validation batches per epoch (default: the whole test split; 20
             for ``shapes``).
-        batch_size: Batch size.
+        batch_size: Global batch size (split across replicas under a strategy).
         learning_rate: Adam learning rate.
         binarize: Binarization of the training and test images (see ``load``).
-        seed: Seed for data order, binarization and model noise.
-        resume: Continue from ``output/checkpoints`` instead of starting anew.
+        seed: Seed of the run: data order, binarization, initial weights and model noise (it
+            calls ``keras.utils.set_random_seed``), so the same call trains the same model.
+        resume: Continue from ``output/checkpoints`` (the last completed epoch of a finished
+            or interrupted run) instead of starting anew; ``epochs`` is the new total.
         verbose: Keras ``fit`` verbosity.
         model_kwargs: Constructor arguments for the model.
         export: Write a SavedModel export at the end.
@@ -101,31 +138,87 @@ def train(
         class_prior: ``vqvae``: make the prior class-conditional (the dataset needs labels).
         kmeans_init: ``vqvae``: start the codebook at k-means centres of the encoder outputs
             of the first 10 training batches.
+        strategy: A ``tf.distribute.Strategy`` or a name for
+            :func:`keras_vae.distribute.get_strategy` (``"auto"``, ``"mirrored"``,
+            ``"multi_worker"``, ``"tpu"``, ``"default"``). The model is built, compiled
+            (and restored) in its scope. In multi-worker training the chief writes
+            ``output``; the other workers write to a temporary folder they delete.
+        mixed_precision: ``None``, ``"mixed_float16"`` or ``"mixed_bfloat16"``: the Keras
+            dtype policy of the run (low-precision compute, float32 variables and losses;
+            float16 adds dynamic loss scaling).
+        backup: Keep a ``keras.callbacks.BackupAndRestore`` backup in ``output/backup``
+            (non-chief workers: ``output/backup-<task>``) and resume from it when one is
+            there. It is deleted when training finishes.
+        callbacks: More Keras callbacks for ``fit``.
         log: Function receiving progress lines.
 
     Returns:
-        A dict with the final metrics and the paths written.
+        A dict with the final metrics and the paths written (no paths on a non-chief worker).
     """
+    if mixed_precision not in (None, *MIXED_PRECISION):
+        raise ValueError(f"`mixed_precision` must be None or one of {MIXED_PRECISION}. "
+                         f"Received: {mixed_precision!r}")
+    if isinstance(strategy, str):
+        strategy = distribute.get_strategy(strategy)
     output = os.fspath(output or os.path.join("saved_models", model))
+    chief = distribute.is_chief(strategy)
+    run_output = output if chief else tempfile.mkdtemp(prefix="keras-vae-worker-")
+    previous_policy = keras.mixed_precision.dtype_policy()
+    if mixed_precision:
+        keras.mixed_precision.set_dtype_policy(mixed_precision)
+    try:
+        result = _train(
+            model, dataset, run_output, output, epochs, steps_per_epoch, validation_steps,
+            batch_size, learning_rate, binarize, seed, resume, verbose, model_kwargs, export,
+            prior_epochs, class_prior, kmeans_init, strategy, chief, backup, callbacks or [],
+            log)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+        if not chief:
+            shutil.rmtree(run_output, ignore_errors=True)
+    if not chief:
+        result["paths"] = {}
+    return result
+
+
+def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, validation_steps,
+           batch_size, learning_rate, binarize, seed, resume, verbose, model_kwargs, export,
+           prior_epochs, class_prior, kmeans_init, strategy, chief, backup, callbacks, log):
     ckpt_dir = os.path.join(output, "checkpoints")
     cls = model_class(model)[0]
     conditional = issubclass(cls, ConditionalVAE)
     vq = issubclass(cls, VQVAE)
     if not vq and (class_prior or kmeans_init):
         raise ValueError("class_prior and kmeans_init apply to the vqvae model only.")
-    train_ds, val_ds, input_shape, steps_per_epoch, validation_steps = datasets(
-        dataset, conditional, batch_size, binarize, seed, steps_per_epoch, validation_steps)
-
     initial_epoch = 0
     if resume:
-        vae, state = kv_callbacks.load_checkpoint(ckpt_dir)
+        with strategy.scope():
+            # Every worker resumes from the chief's checkpoint (a shared folder).
+            vae, state = kv_callbacks.load_checkpoint(os.path.join(shared_output, "checkpoints"))
         initial_epoch = int(state["epoch"])
         log(f"Resuming {ckpt_dir} after epoch {initial_epoch} (step {state['step']}).")
-    else:
-        vae = build_model(model, input_shape, seed=seed, **(model_kwargs or {}))
-        vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
-        if kmeans_init:
-            vae.initialize_codebook(train_ds, num_batches=10)
+    start_epoch = initial_epoch
+    run_callbacks, restoring = [], False
+    if backup:
+        backup_dir = os.path.join(shared_output, "backup" if chief else
+                                  f"backup-{distribute.worker_name(strategy)}")
+        backup_callback = kv_callbacks.BackupAndRestore(backup_dir)
+        restoring = backup_callback.found
+        if restoring:
+            start_epoch = backup_callback.completed_epochs()
+            log(f"Resuming the interrupted run from {backup_dir} (after epoch {start_epoch}).")
+        run_callbacks.append(backup_callback)
+
+    train_ds, val_ds, input_shape, steps_per_epoch, validation_steps = datasets(
+        dataset, conditional, batch_size, binarize, seed, steps_per_epoch, validation_steps,
+        strategy=strategy, start_epoch=start_epoch)
+    if not resume:
+        keras.utils.set_random_seed(seed)  # initial weights (the layers draw from it)
+        with strategy.scope():
+            vae = build_model(model, input_shape, seed=seed, **(model_kwargs or {}))
+            vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+            if kmeans_init:
+                vae.initialize_codebook(train_ds, num_batches=10)
     if tuple(vae.image_shape) != input_shape:
         raise ValueError(
             f"The model expects images of shape {vae.image_shape} but {dataset!r} has "
@@ -141,6 +234,12 @@ def train(
         "reconstructions": os.path.join(output, "reconstructions.png"),
         "samples": os.path.join(output, "samples.png"),
     }
+    run_callbacks += [
+        kv_callbacks.EpochCheckpoint(ckpt_dir),
+        keras.callbacks.TensorBoard(paths["logs"]),
+        keras.callbacks.CSVLogger(paths["history"], append=resume or restoring),
+        *callbacks,
+    ]
     history = None
     if initial_epoch < epochs:
         history = vae.fit(
@@ -152,11 +251,7 @@ def train(
             validation_steps=validation_steps,
             verbose=verbose,
             shuffle=False,  # the datasets shuffle themselves
-            callbacks=[
-                kv_callbacks.EpochCheckpoint(ckpt_dir),
-                keras.callbacks.TensorBoard(paths["logs"]),
-                keras.callbacks.CSVLogger(paths["history"], append=resume),
-            ],
+            callbacks=run_callbacks,
         )
     else:
         log(f"Nothing to train: the checkpoint already has {initial_epoch} of {epochs} epochs.")

@@ -35,6 +35,21 @@ def test_train_split_is_shuffled_reproducibly_and_completely(tiny_npz):
     np.testing.assert_allclose(np.sort(first.ravel()), np.sort(raw.ravel()), rtol=1e-6)
 
 
+@pytest.mark.parametrize("source", ["npz", "shapes"])
+def test_shuffle_once_keeps_one_seeded_order_every_epoch(tiny_npz, source):
+    path = tiny_npz if source == "npz" else "shapes"
+    once = kv.data.load(path, split="test", batch_size=16, shuffle="once", seed=5)
+    every = kv.data.load(path, split="test", batch_size=16, shuffle=True, seed=5)
+    plain = kv.data.load(path, split="test", batch_size=16, shuffle=False)
+    first, second = (np.concatenate(batches(once.take(4))) for _ in range(2))
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, np.concatenate(batches(plain.take(4))))
+    a, b = (np.concatenate(batches(every.take(4))) for _ in range(2))
+    assert not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="`shuffle` must be True, False or 'once'"):
+        kv.data.load(path, shuffle="twice")
+
+
 def test_dynamic_binarization_redraws_each_epoch_static_does_not(tiny_npz):
     dyn = kv.data.load(tiny_npz, split="test", batch_size=32, binarize="dynamic")
     a, b = batches(dyn)[0], batches(dyn)[0]

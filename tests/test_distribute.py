@@ -64,7 +64,7 @@ def test_unknown_strategy_and_missing_tpu(monkeypatch):
     with pytest.raises(ValueError, match="`strategy` must be one of"):
         distribute.get_strategy("horovod")
     monkeypatch.delenv("TPU_NAME", raising=False)
-    with pytest.raises(RuntimeError, match="needs a TPU"):
+    with pytest.raises(ValueError, match="needs a TPU"):
         distribute.get_strategy("tpu")
 
 

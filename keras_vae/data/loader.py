@@ -85,7 +85,9 @@ def load(
             pixel fixed at load time with ``seed``); ``"dynamic"`` (a fresh Bernoulli draw
             each time an example is seen, the usual MNIST VAE setting).
         scale: Scale pixels to [0, 1] (``False`` keeps the source's values as float32).
-        shuffle: Shuffle every epoch (default: only for ``split="train"``).
+        shuffle: ``True``: a new order every epoch (default for ``split="train"``);
+            ``"once"``: one seeded order, the same every epoch (a fixed, fair sample when
+            validating on part of a split); ``False`` (default otherwise): file order.
         shuffle_buffer: Buffer size for streamed sources (in-memory arrays are always fully
             shuffled).
         seed: Seed for shuffling and binarization; the same seed gives the same stream.
@@ -119,7 +121,9 @@ def load(
     if binarize and not scale:
         raise ValueError("`binarize` needs scale=True (it draws pixels from values in [0, 1]).")
     kind, source = _resolve(source)
-    shuffle = (split == "train") if shuffle is None else bool(shuffle)
+    if shuffle not in (None, True, False, "once"):
+        raise ValueError(f"`shuffle` must be True, False or 'once'. Received: {shuffle!r}")
+    shuffle = (split == "train") if shuffle is None else shuffle
     seed_value = 0 if seed is None else seed
 
     if kind in ("npz", "idx"):
@@ -155,7 +159,8 @@ def load(
         if labels and num_classes is not None:
             ds = ds.map(_label_range_check(num_classes))
         if shuffle:
-            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(shuffle_buffer, seed=seed,
+                            reshuffle_each_iteration=shuffle != "once")
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     ds = _finalize(ds, labels, max_value if scale else None, binarize, seed_value)
@@ -169,7 +174,7 @@ def _in_memory(images, label_array, batch_size, shuffle, seed, drop_remainder):
     labels_t = None if label_array is None else tf.constant(label_array)
     ds = tf.data.Dataset.range(n)
     if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=shuffle != "once")
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if labels_t is None:
         return ds.map(lambda i: tf.gather(images_t, i), num_parallel_calls=tf.data.AUTOTUNE)
@@ -183,7 +188,7 @@ def _shapes(shapes, split, labels, batch_size, shuffle, seed, drop_remainder, ca
     indices = shapes.split_indices(split)
     ds = tf.data.Dataset.from_tensor_slices(indices)
     if shuffle:
-        ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=shuffle != "once")
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     strides = tf.constant(shapes.num_images // shapes.factor_sizes[0], tf.int64)
 

@@ -275,7 +275,13 @@ class ObjectiveModel(keras.Model):
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if distribute.num_workers(tf.distribute.get_strategy()) > 1:
+            # Keras averages each step's outputs across workers over axis 0, which fails on
+            # scalars: give them that axis. (Epoch logs read the trackers, aggregated over
+            # every replica, either way.)
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
 
 class BaseAutoencoder(ObjectiveModel):

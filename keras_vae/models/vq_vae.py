@@ -276,7 +276,10 @@ class VQVAE(BaseAutoencoder):
             if getattr(prior, "optimizer", None) is None:
                 prior.compile(optimizer=keras.optimizers.Adam(learning_rate))
         self.attach_prior(prior)
-        train = _code_dataset(codes, labels if conditional else None, batch_size, True, self.seed)
+        # With several replicas the last partial batch is dropped: a replica left without
+        # examples would hit a TensorFlow bug in fused convolutions on empty batches.
+        train = _code_dataset(codes, labels if conditional else None, batch_size, True, self.seed,
+                              drop_remainder=self.distribute_strategy.num_replicas_in_sync > 1)
         val = None
         if validation_data is not None:
             val_codes, val_labels = self.codes_of(validation_data)
@@ -402,8 +405,8 @@ def _image_batches(data, num_batches, batch_size=512):
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def _code_dataset(codes, labels, batch_size, shuffle, seed):
+def _code_dataset(codes, labels, batch_size, shuffle, seed, drop_remainder=False):
     ds = tf.data.Dataset.from_tensor_slices(codes if labels is None else (codes, labels))
     if shuffle:
         ds = ds.shuffle(len(codes), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
