@@ -13,7 +13,9 @@ except ImportError as err:  # pragma: no cover - depends on the install
         "(tensorflow[and-cuda]) or `keras-vae[tf]` (tensorflow)."
     ) from err
 
+from keras_vae import callbacks
 from keras_vae import data
+from keras_vae import distribute
 from keras_vae import evaluation
 from keras_vae import export
 from keras_vae import layers
@@ -52,7 +54,9 @@ __all__ = [
     "VAE",
     "VQVAE",
     "__version__",
+    "callbacks",
     "data",
+    "distribute",
     "evaluation",
     "export",
     "layers",

@@ -13,11 +13,24 @@ import os
 import shutil
 import tempfile
 
+import functools
+
 import keras
+import tensorflow as tf
 
 from keras_vae.version import __version__
 
 METADATA_FILE = "keras_vae.json"
+
+
+def _float32_outputs(fn):
+    """``fn`` with floating outputs cast to float32: a model trained under mixed precision
+    computes in float16/bfloat16, but its signatures promise float32 like any other."""
+    @functools.wraps(fn)
+    def wrapped(*args):
+        return {key: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+                for key, value in fn(*args).items()}
+    return wrapped
 
 
 def existing_versions(path):
@@ -70,7 +83,7 @@ def export_saved_model(model, path=None, version=None, verbose=False):
     archive.track(model)
     endpoints = model.serving_endpoints()
     for name, (fn, signature) in endpoints.items():  # the first becomes serving_default
-        archive.add_endpoint(name, fn, input_signature=signature)
+        archive.add_endpoint(name, _float32_outputs(fn), input_signature=signature)
 
     # Write beside the target and rename, so a server never sees a half-written version.
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=path)

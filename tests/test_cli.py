@@ -62,9 +62,13 @@ def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
         (["--num-embeddings", "64"], "--num-embeddings does not apply to --model vae"),
         (["--model", "vqvae", "--ema-decay", "1.5"], "expected a decay in (0, 1)"),
         (["--model", "vqvae", "--ema-decay", "0.9", "--gradient-codebook"], "exclude each other"),
+        (["--strategy", "horovod"], "invalid choice"),
+        (["--strategy", "tpu"], "needs a TPU"),
+        (["--mixed-precision", "float8"], "invalid choice"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("TPU_NAME", raising=False)
     with pytest.raises(SystemExit) as exit_info:
         run_cli(*argv, "--output", str(tmp_path / "o"))
     assert exit_info.value.code == 2
@@ -171,3 +175,32 @@ def test_tune_bad_arguments_exit_2_with_one_line(tiny_npz, tmp_path, capsys, arg
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and re.search(message, err), err
+
+
+def test_malformed_tf_config_is_named(tiny_npz, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}}')
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--dataset", tiny_npz, "--output", str(tmp_path / "o"), *TINY)
+    assert exit_info.value.code == 2
+    assert 'TF_CONFIG needs a "task"' in capsys.readouterr().err
+
+
+def test_train_under_a_strategy_in_mixed_precision_exports_float32(tiny_npz, tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    out = tmp_path / "run"
+    assert run_cli("--dataset", tiny_npz, "--model", "vqvae", "--epochs", "1", "--output",
+                   str(out), "--filters", "4", "--num-embeddings", "8", "--embedding-dim", "3",
+                   "--prior-epochs", "1", "--strategy", "mirrored", "--mixed-precision",
+                   "mixed_bfloat16", "--quiet") == 0
+    # The run's policy does not leak into the process.
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    model = keras.models.load_model(out / "model.keras")
+    assert model.compute_dtype == "bfloat16" and model.prior.compute_dtype == "bfloat16"
+    served = tf.saved_model.load(str(out / "1"))
+    x = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
+    outputs = {**served.signatures["encode"](x=x), **served.signatures["reconstruct"](x=x)}
+    assert outputs["z_e"].dtype == tf.float32 and outputs["x_mean"].dtype == tf.float32
+    assert outputs["codes"].dtype == tf.int32

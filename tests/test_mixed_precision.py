@@ -77,3 +77,22 @@ def test_float16_loss_scaling_skips_overflowing_steps_then_trains():
     assert all(np.all(np.isfinite(np.asarray(w))) for w in model.weights)
     # Schedules follow the updates applied, so C has started to rise.
     assert history["capacity"][-1] > 0.0
+
+
+@pytest.mark.parametrize("name", ["vae_conv_gaussian", "cvae", "vqvae", "pixelcnn_prior"])
+def test_keras_file_restores_the_policy_of_every_layer(name, tmp_path):
+    make, data = MODELS[name]
+    model, _, _ = _train(make, data, "mixed_bfloat16", epochs=1)
+    model.save(tmp_path / "m.keras")
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    policies = {layer.dtype_policy.name for layer in loaded._flatten_layers()}
+    assert policies == {"mixed_bfloat16"}
+    for a, b in zip(model.weights + model.optimizer.variables,
+                    loaded.weights + loaded.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_dtype_argument_that_would_miss_the_layers_is_refused():
+    with pytest.raises(ValueError, match="set_dtype_policy\\('mixed_bfloat16'\\)"):
+        kv.VAE(input_shape=(8, 8, 1), dtype="mixed_bfloat16")

@@ -142,7 +142,10 @@ def test_killed_workers_resume_from_their_backups(tmp_path, data_file):
     output = tmp_path / "run"
     dumps = [tmp_path / "worker0.npz", tmp_path / "worker1.npz"]
     killed = _workers(data_file, output, model, dumps, mode="kill")
-    assert [code for _, _, code in killed] == [-9, -9], killed[0][1][-3000:]
+    codes = [code for _, _, code in killed]
+    # Each kills itself after the same step; a worker whose peer died first fails on its next
+    # collective instead (UnavailableError), as survivors of a pre-emption do.
+    assert -9 in codes and 0 not in codes, (codes, killed[0][1][-2000:], killed[1][1][-2000:])
     # Each worker keeps its own backup of the completed epoch.
     for folder in ("backup", "backup-worker-1"):
         metadata = json.loads((output / folder / "training_metadata.json").read_text())

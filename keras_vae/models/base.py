@@ -137,6 +137,38 @@ class ObjectiveModel(keras.Model):
     (:func:`keras_vae.distribute.global_mean`).
     """
 
+    def __init__(self, **kwargs):
+        dtype = kwargs.get("dtype")
+        if dtype is not None:
+            policy = keras.dtype_policies.get(dtype)
+            if policy.name != keras.mixed_precision.dtype_policy().name:
+                # Sub-layers built in the constructor follow the global policy, not `dtype`.
+                raise ValueError(
+                    f"{type(self).__name__} builds its layers under the global dtype policy "
+                    f"({keras.mixed_precision.dtype_policy().name}), so dtype={policy.name!r} "
+                    "would apply to the model alone. Call "
+                    f"keras.mixed_precision.set_dtype_policy({policy.name!r}) before building "
+                    "it instead."
+                )
+        super().__init__(**kwargs)
+
+    def base_config(self):
+        """The Keras Model arguments every config carries: name and dtype policy."""
+        return {"name": self.name, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+
+    @classmethod
+    def construct(cls, config):
+        """``cls(**config)`` under the dtype policy the config names, so every layer of a
+        reloaded mixed-precision model computes as it did when saved."""
+        if config.get("dtype") is None:
+            return cls(**config)
+        previous = keras.mixed_precision.dtype_policy()
+        keras.mixed_precision.set_dtype_policy(keras.dtype_policies.get(config["dtype"]))
+        try:
+            return cls(**config)
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous)
+
     def metric_names(self):
         """Names of the metrics ``fit``/``evaluate`` report, in order."""
         raise NotImplementedError
@@ -402,7 +434,7 @@ class BaseAutoencoder(ObjectiveModel):
     # ------------------------------------------------------------------ serialization
     def get_config(self):
         return {
-            "name": self.name,
+            **self.base_config(),
             "input_shape": self.image_shape,
             "likelihood": self.likelihood,
             "likelihood_scale": self.likelihood_scale,
@@ -418,7 +450,7 @@ class BaseAutoencoder(ObjectiveModel):
         for key in cls.tuple_config_keys:
             if config.get(key) is not None:
                 config[key] = tuple(config[key])
-        return cls(**config)
+        return cls.construct(config)
 
 
 class BaseVAE(BaseAutoencoder):

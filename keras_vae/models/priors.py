@@ -239,7 +239,7 @@ class PixelCNN(ObjectiveModel):
     # ------------------------------------------------------------------ serialization
     def get_config(self):
         return {
-            "name": self.name,
+            **self.base_config(),
             "grid_shape": self.grid_shape,
             "num_embeddings": self.num_embeddings,
             "num_classes": self.num_classes,
@@ -255,4 +255,4 @@ class PixelCNN(ObjectiveModel):
     def from_config(cls, config):
         config = dict(config)
         config["grid_shape"] = tuple(config["grid_shape"])
-        return cls(**config)
+        return cls.construct(config)
