@@ -1,6 +1,46 @@
-"""Evaluation of trained models: codebook usage over whole datasets (more as they land)."""
+"""Evaluation of trained models: likelihood, posterior collapse, disentanglement, codebook
+usage and sample quality."""
 
 from keras_vae.evaluation.codebook import code_counts
 from keras_vae.evaluation.codebook import codebook_stats
+from keras_vae.evaluation.collapse import active_units
+from keras_vae.evaluation.collapse import collapse_report
+from keras_vae.evaluation.collapse import kl_per_dimension
+from keras_vae.evaluation.collapse import mutual_information
+from keras_vae.evaluation.collapse import posterior_statistics
+from keras_vae.evaluation.disentanglement import ShapesGroundTruth
+from keras_vae.evaluation.disentanglement import beta_vae_score
+from keras_vae.evaluation.disentanglement import dci
+from keras_vae.evaluation.disentanglement import disentanglement_report
+from keras_vae.evaluation.disentanglement import factor_vae_score
+from keras_vae.evaluation.disentanglement import mig
+from keras_vae.evaluation.disentanglement import representation
+from keras_vae.evaluation.disentanglement import sap
+from keras_vae.evaluation.generation import conditional_accuracy
+from keras_vae.evaluation.generation import frechet_distance
+from keras_vae.evaluation.generation import sample_frechet_distance
+from keras_vae.evaluation.likelihood import iwae_nll
+from keras_vae.evaluation.likelihood import log_weights
 
-__all__ = ["code_counts", "codebook_stats"]
+__all__ = [
+    "ShapesGroundTruth",
+    "active_units",
+    "beta_vae_score",
+    "code_counts",
+    "codebook_stats",
+    "collapse_report",
+    "conditional_accuracy",
+    "dci",
+    "disentanglement_report",
+    "factor_vae_score",
+    "frechet_distance",
+    "iwae_nll",
+    "kl_per_dimension",
+    "log_weights",
+    "mig",
+    "mutual_information",
+    "posterior_statistics",
+    "representation",
+    "sample_frechet_distance",
+    "sap",
+]

@@ -1,0 +1,221 @@
+"""kv.evaluation: each metric on a case whose answer is known."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vae as kv
+from keras_vae.evaluation import collapse
+from keras_vae.evaluation import disentanglement as dis
+
+RNG = np.random.default_rng(0)
+X = (RNG.random((64, 4, 4, 1)) > 0.5).astype("float32")
+LABELS = RNG.integers(0, 3, 64).astype("int32")
+
+
+def _trained(model, data, steps=60):
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(tf.data.Dataset.from_tensor_slices(data).batch(32).repeat(), steps_per_epoch=steps,
+              epochs=1, verbose=0)
+    return model
+
+
+def _true_log_likelihood(model, x):
+    """log p(x) of a 1-D-latent model by quadrature over z (exact to ~1e-4 nats here)."""
+    grid = np.linspace(-9.0, 9.0, 6001).astype("float32")
+    logits = model.decoder(grid[:, None], training=False)
+    rows = []
+    for image in x:
+        rec = -np.asarray(model.reconstruction_nll(np.repeat(image[None], len(grid), 0), logits))
+        log_prior = -0.5 * (grid ** 2 + math.log(2 * math.pi))
+        rows.append(np.logaddexp.reduce(rec + log_prior) + math.log(grid[1] - grid[0]))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_iwae_nll_approaches_the_true_likelihood_and_never_exceeds_the_negative_elbo(likelihood):
+    keras.utils.set_random_seed(0)
+    model = _trained(kv.VAE(input_shape=(4, 4, 1), latent_dim=1, hidden_units=(16,),
+                            likelihood=likelihood, likelihood_scale=0.3, seed=0), X)
+    x = X[:16]
+    true_nll = -_true_log_likelihood(model, x).mean()
+    many = kv.evaluation.iwae_nll(model, x, num_samples=5000, seed=1)
+    one = kv.evaluation.iwae_nll(model, x, num_samples=1, seed=1)
+    assert many["num_examples"] == 16 and many["num_samples"] == 5000
+    # The bound is tight at K = 5000 for a 1-D latent ...
+    assert many["nll"] == pytest.approx(true_nll, abs=0.02)
+    # ... above the truth in expectation, below the negative ELBO, and K = 1 is the ELBO.
+    assert many["nll"] >= true_nll - 0.01
+    assert many["nll"] <= -many["elbo"]
+    assert one["nll"] == pytest.approx(-one["elbo"], abs=1e-4)
+
+
+def test_iwae_of_a_conditional_model_conditions_every_term():
+    keras.utils.set_random_seed(0)
+    model = _trained(kv.ConditionalVAE(input_shape=(4, 4, 1), num_classes=3, latent_dim=2,
+                                       hidden_units=(16,), seed=0), (X, LABELS))
+    ds = tf.data.Dataset.from_tensor_slices((X, LABELS)).batch(20)
+    result = kv.evaluation.iwae_nll(model, ds, num_samples=200, max_examples=50, batch_size=16)
+    assert result["num_examples"] == 50
+    assert result["nll"] <= -result["elbo"]
+    # The ELBO estimate agrees with the model's own objective on the same images.
+    scores = model.evaluate(ds.take(2).unbatch().take(50).batch(50), verbose=0, return_dict=True)
+    assert result["elbo"] == pytest.approx(scores["elbo"], rel=0.02)
+    with pytest.raises(ValueError, match="needs \\(images, labels\\)"):
+        kv.evaluation.iwae_nll(model, X)
+
+
+def test_iwae_refuses_models_without_a_gaussian_latent():
+    vq = kv.VQVAE(input_shape=(4, 4, 1), num_embeddings=4, embedding_dim=2, filters=(4,))
+    with pytest.raises(ValueError, match="Gaussian-latent model"):
+        kv.evaluation.iwae_nll(vq, X)
+
+
+def test_active_units_count_planted_inactive_dimensions():
+    means = RNG.normal(size=(500, 6))
+    means[:, [1, 4]] = 0.001 * RNG.normal(size=(500, 2))  # collapsed: no variance over x
+    stats = {"mean": means, "log_var": np.zeros_like(means), "prior_mean": np.zeros_like(means),
+             "prior_log_var": np.zeros_like(means)}
+    count, variances = kv.evaluation.active_units(stats)
+    assert count == 4 and variances[1] < 0.01 and variances[0] > 0.5
+    kl = kv.evaluation.kl_per_dimension(stats)
+    assert kl[1] < 1e-4 and kl[0] > 0.3  # KL = mean^2 / 2 with unit variance
+
+
+def test_mutual_information_is_zero_for_identical_posteriors_and_log_n_for_separated_ones():
+    n = 400
+    same = {"mean": np.zeros((n, 3)), "log_var": np.zeros((n, 3))}
+    # Zero in expectation; one z per example leaves Monte Carlo noise of ~0.06 nats here.
+    assert abs(kv.evaluation.mutual_information(same, num_examples=n)) < 0.2
+    apart = {"mean": np.arange(n, dtype=float)[:, None] * np.ones((1, 3)) * 10.0,
+             "log_var": np.full((n, 3), -4.0)}
+    assert kv.evaluation.mutual_information(apart, num_examples=n) == pytest.approx(
+        math.log(n), abs=0.2)
+
+
+def test_collapse_report_on_a_model():
+    model = _trained(kv.VAE(input_shape=(4, 4, 1), latent_dim=3, hidden_units=(16,), seed=0), X)
+    report = kv.evaluation.collapse_report(model, X)
+    assert report["latent_dim"] == 3 and len(report["kl_per_dimension"]) == 3
+    assert 0 <= report["active_units"] <= 3
+    assert report["kl_total"] == pytest.approx(sum(report["kl_per_dimension"]), abs=1e-3)
+    assert report["mutual_information"] <= math.log(64) + 1e-6
+
+
+class Toy:
+    """Three independent factors; observations are the factor classes themselves."""
+
+    factor_sizes = (4, 5, 6)
+
+    def sample_factors(self, num, rng):
+        return np.stack([rng.integers(0, s, size=num) for s in self.factor_sizes], axis=1)
+
+    def observations(self, factors):
+        return factors.astype("float32")
+
+
+def perfect(observations):
+    return 0.5 * observations + 1.0  # one code per factor (any monotone map)
+
+
+def noise(observations):
+    return np.random.default_rng(len(observations)).normal(size=(len(observations), 4))
+
+
+def _codes(represent, num=3000, seed=0):
+    return dis.sample_codes(Toy(), represent, num, np.random.default_rng(seed))
+
+
+def test_mig_is_one_for_the_factors_and_zero_for_noise():
+    assert kv.evaluation.mig(*_codes(perfect)) > 0.95
+    assert kv.evaluation.mig(*_codes(noise)) < 0.05
+
+
+def test_beta_vae_and_factor_vae_scores_are_perfect_for_the_factors_and_chance_for_noise():
+    args = dict(batch_size=16, num_train=200, num_eval=100)
+    assert kv.evaluation.beta_vae_score(Toy(), perfect, **args)["eval_accuracy"] > 0.99
+    assert kv.evaluation.beta_vae_score(Toy(), noise, **args)["eval_accuracy"] < 0.55
+    good = kv.evaluation.factor_vae_score(Toy(), perfect, num_variance_estimate=1000, **args)
+    assert good["eval_accuracy"] == 1.0 and good["active_dims"] == 3
+    bad = kv.evaluation.factor_vae_score(Toy(), noise, num_variance_estimate=1000, **args)
+    assert bad["eval_accuracy"] < 0.55  # chance is 1/3
+    collapsed = kv.evaluation.factor_vae_score(Toy(), lambda o: np.zeros((len(o), 3)),
+                                               num_variance_estimate=100, **args)
+    assert collapsed["eval_accuracy"] == 0.0 and collapsed["active_dims"] == 0
+
+
+def test_dci_and_sap_separate_disentangled_codes_from_noise():
+    codes, factors = _codes(perfect)
+    test_codes, test_factors = _codes(perfect, num=1000, seed=1)
+    good = kv.evaluation.dci(codes, factors, test_codes, test_factors, num_trees=20)
+    assert good["disentanglement"] > 0.9 and good["completeness"] > 0.9
+    assert good["informativeness"] > 0.99
+    assert kv.evaluation.sap(codes, factors, test_codes, test_factors)["sap"] > 0.95
+    codes, factors = _codes(noise)
+    test_codes, test_factors = _codes(noise, num=1000, seed=1)
+    bad = kv.evaluation.dci(codes, factors, test_codes, test_factors, num_trees=20)
+    assert bad["disentanglement"] < 0.2 and bad["completeness"] < 0.2
+    assert bad["informativeness"] < 0.4
+    assert kv.evaluation.sap(codes, factors, test_codes, test_factors)["sap"] < 0.05
+    # Continuous factors use R^2 of a linear fit.
+    codes, factors = _codes(perfect)
+    assert kv.evaluation.sap(codes, factors, codes, factors, continuous_factors=True)["sap"] > 0.99
+
+
+def test_entangled_codes_score_between():
+    rotation = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))[0]
+    codes, factors = _codes(lambda o: o @ rotation)
+    assert kv.evaluation.mig(codes, factors) < 0.5
+
+
+def test_bad_metric_input_is_named():
+    with pytest.raises(ValueError, match="same N"):
+        kv.evaluation.mig(np.zeros((10, 3)), np.zeros((9, 2), int))
+    with pytest.raises(ValueError, match="at least 2 latent dimensions"):
+        kv.evaluation.mig(np.zeros((10, 1)), np.zeros((10, 2), int))
+
+
+def test_disentanglement_report_on_shapes_runs_on_a_model():
+    model = kv.VAE(input_shape=(64, 64, 1), latent_dim=3, architecture="conv", filters=(4, 4),
+                   seed=0)
+    report = kv.evaluation.disentanglement_report(
+        kv.evaluation.ShapesGroundTruth(), kv.evaluation.representation(model),
+        num_examples=400, sampled_points=(40, 20), batch_size=8)
+    for name in ("mig", "beta_vae_score", "factor_vae_score", "dci_disentanglement", "sap"):
+        assert 0.0 <= report[name] <= 1.0, name
+
+
+def test_frechet_distance_known_values():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 2))
+    assert kv.evaluation.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    # Shift each of 2 dimensions by 1: distance 2. Scale one by 2: (2 - 1)^2 = 1 more.
+    b = a + 1.0
+    assert kv.evaluation.frechet_distance(a, b) == pytest.approx(2.0, abs=1e-6)
+    c = a * np.array([2.0, 1.0])
+    assert kv.evaluation.frechet_distance(a, c) == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="same F"):
+        kv.evaluation.frechet_distance(a, a[:, :1])
+
+
+def test_sample_frechet_distance_uses_the_feature_model():
+    model = kv.VAE(input_shape=(4, 4, 1), latent_dim=2, hidden_units=(8,), seed=0)
+    features = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten()])
+    distance = kv.evaluation.sample_frechet_distance(model, X, features, num_samples=64)
+    assert distance > 0.0
+
+
+def test_conditional_accuracy_counts_requested_classes():
+    model = kv.ConditionalVAE(input_shape=(4, 4, 1), num_classes=3, latent_dim=2,
+                              hidden_units=(8,), seed=0)
+    always_zero = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                                    keras.layers.Lambda(lambda t: tf.one_hot(
+                                        tf.zeros(tf.shape(t)[:1], tf.int32), 3))])
+    result = kv.evaluation.conditional_accuracy(model, always_zero, num_per_class=10)
+    assert result["per_class"] == [1.0, 0.0, 0.0]
+    assert result["accuracy"] == pytest.approx(1 / 3) and result["num_samples"] == 30
+    with pytest.raises(ValueError, match="not conditional"):
+        kv.evaluation.conditional_accuracy(kv.VAE(input_shape=(4, 4, 1)), always_zero)
