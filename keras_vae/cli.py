@@ -184,6 +184,33 @@ def build_parser():
     u.add_argument("--no-export", action="store_true",
                    help="skip the SavedModel export of the best model")
 
+    v = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained model: metrics and pictures",
+        description="Evaluate a trained model on a test split: writes metrics.json, every "
+        "picture that applies and report.md under --out.",
+    )
+    v.add_argument("model", help="a .keras file, a train output folder or a checkpoint folder")
+    v.add_argument("--dataset", required=True,
+                   help="shapes, a TFDS name, or a path to .npz / IDX data (its test split)")
+    v.add_argument("--nll-samples", type=_non_negative_int, default=1000,
+                   help="K of the importance-weighted NLL (default 1000; 0 skips it)")
+    v.add_argument("--max-examples", type=_positive_int, default=None,
+                   help="evaluate on at most this many test images (default all)")
+    v.add_argument("--batch-size", type=_positive_int, default=256)
+    v.add_argument("--binarize", choices=("auto", "none", "threshold", "static", "dynamic"),
+                   default="auto", help="default auto: static (once, seeded) for Bernoulli "
+                   "models, none for Gaussian ones")
+    v.add_argument("--classifier", default=None,
+                   help="a .keras image classifier: accuracy of conditional samples")
+    v.add_argument("--feature-model", default=None,
+                   help="a .keras feature extractor: Frechet distance of samples to test images")
+    v.add_argument("--disentanglement-examples", type=_positive_int, default=10_000,
+                   help="observations for the disentanglement metrics (shapes only)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--out", default=None, help="default: <model folder>/evaluation/")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+
     e = sub.add_parser(
         "export",
         help="export a trained model as a SavedModel",
@@ -397,6 +424,45 @@ def _export(args):
     return 0
 
 
+def _evaluate(args):
+    import keras
+
+    from keras_vae import evaluation
+    from keras_vae import training
+
+    model = training.load_trained(args.model)
+    folder = args.model if os.path.isdir(args.model) else os.path.dirname(args.model) or "."
+    out = args.out or os.path.join(folder, "evaluation")
+    history = os.path.join(folder, "history.csv")
+    extras = {}
+    for flag, path in (("classifier", args.classifier), ("feature_model", args.feature_model)):
+        if path is not None:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"No such model file for --{flag.replace('_', '-')}: "
+                                        f"{path}")
+            extras[flag] = keras.models.load_model(path)
+    result = evaluation.evaluate(
+        model, args.dataset, out, nll_samples=args.nll_samples, max_examples=args.max_examples,
+        batch_size=args.batch_size, binarize=None if args.binarize == "none" else args.binarize,
+        seed=args.seed, disentanglement_examples=args.disentanglement_examples,
+        history=history if os.path.isfile(history) else None, verbose=not args.quiet,
+        log=(lambda *a: None) if args.quiet else print, **extras)
+    metrics = result["metrics"]
+    print("\nTest: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["test"].items()))
+    if "iwae" in metrics:
+        iwae = metrics["iwae"]
+        print(f"IWAE NLL (K={iwae['num_samples']}): {iwae['nll']:.2f} nats "
+              f"(± {iwae['nll_std_error']:.2f}, {iwae['num_examples']} images)")
+    if "disentanglement" in metrics:
+        d = metrics["disentanglement"]
+        print(f"Disentanglement: MIG {d['mig']:.3f}, beta-VAE score {d['beta_vae_score']:.3f}, "
+              f"FactorVAE score {d['factor_vae_score']:.3f}, DCI D {d['dci_disentanglement']:.3f}, "
+              f"SAP {d['sap']:.3f}")
+    print(f"Report:  {result['paths']['report']}")
+    print(f"Metrics: {result['paths']['metrics']}")
+    return 0
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -405,6 +471,8 @@ def main(argv=None):
             return _train(args, parser)
         if args.command == "export":
             return _export(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         if args.command == "tune":
             return _tune(args, parser)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:

@@ -204,3 +204,75 @@ def test_train_under_a_strategy_in_mixed_precision_exports_float32(tiny_npz, tmp
     outputs = {**served.signatures["encode"](x=x), **served.signatures["reconstruct"](x=x)}
     assert outputs["z_e"].dtype == tf.float32 and outputs["x_mean"].dtype == tf.float32
     assert outputs["codes"].dtype == tf.int32
+
+
+@pytest.mark.parametrize("model, extra, pictures", [
+    ("vae", ["--latent-dim", "2"], ["traversals", "interpolations", "latent_scatter", "manifold"]),
+    ("cvae", [], ["traversals", "interpolations", "latent_scatter"]),
+    ("vqvae", ["--filters", "4", "--num-embeddings", "8", "--embedding-dim", "3",
+               "--prior-epochs", "1", "--class-prior"], ["codebook_usage"]),
+])
+def test_evaluate_writes_metrics_pictures_and_a_report(tiny_npz, tmp_path, capsys, model, extra,
+                                                       pictures):
+    out = tmp_path / "run"
+    tiny = TINY if model != "vqvae" else ["--quiet"]
+    tiny = [a for a in tiny if model != "cvae" or a not in ("--latent-dim", "2")]
+    assert run_cli("--dataset", tiny_npz, "--model", model, "--epochs", "2", "--output",
+                   str(out), "--no-export", *tiny, *extra) == 0
+    classifier = tmp_path / "classifier.keras"
+    keras_classifier(classifier)
+    argv = ["evaluate", str(out), "--dataset", tiny_npz, "--nll-samples", "50", "--quiet"]
+    if model != "vae":
+        argv += ["--classifier", str(classifier)]
+    assert cli.main(argv) == 0
+    folder = out / "evaluation"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["test"]) >= {"loss", "elbo"}
+    for name in ["reconstructions", "samples", "training_curves", *pictures]:
+        assert (folder / f"{name}.png").is_file(), name
+    report = (folder / "report.md").read_text()
+    assert "![reconstructions](reconstructions.png)" in report
+    if model == "vqvae":
+        assert metrics["codebook"]["num_embeddings"] == 8
+        assert "iwae" not in metrics
+    else:
+        assert metrics["iwae"]["num_samples"] == 50 and metrics["iwae"]["num_examples"] == 32
+        assert metrics["iwae"]["nll"] <= -metrics["iwae"]["elbo"]
+        assert metrics["collapse"]["latent_dim"] == (2 if model == "vae" else 4)
+        assert "IWAE NLL (K=50)" in capsys.readouterr().out
+    if model != "vae":
+        assert 0.0 <= metrics["conditional_accuracy"]["accuracy"] <= 1.0
+
+
+def keras_classifier(path):
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.save(path)
+
+
+def test_evaluate_on_shapes_reports_disentanglement(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("--dataset", "shapes", "--epochs", "1", "--steps-per-epoch", "2",
+                   "--validation-steps", "1", "--batch-size", "16", "--filters", "4,4",
+                   "--latent-dim", "3", "--output", str(out), "--no-export", "--quiet") == 0
+    assert cli.main(["evaluate", str(out), "--dataset", "shapes", "--nll-samples", "0",
+                     "--max-examples", "64", "--disentanglement-examples", "300",
+                     "--quiet"]) == 0
+    metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
+    assert "iwae" not in metrics
+    assert set(metrics["disentanglement"]) >= {"mig", "beta_vae_score", "factor_vae_score",
+                                               "dci_disentanglement", "sap"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "nowhere", "--dataset", "shapes"], "No model at nowhere"),
+    (["evaluate", "nowhere"], "required: --dataset"),
+    (["evaluate", "nowhere", "--dataset", "shapes", "--nll-samples", "-1"], "an integer >= 0"),
+])
+def test_evaluate_bad_arguments_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

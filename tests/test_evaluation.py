@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 import keras_vae as kv
-from keras_vae.evaluation import collapse
 from keras_vae.evaluation import disentanglement as dis
 
 RNG = np.random.default_rng(0)

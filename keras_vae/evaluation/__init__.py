@@ -5,6 +5,7 @@ from keras_vae.evaluation.codebook import code_counts
 from keras_vae.evaluation.codebook import codebook_stats
 from keras_vae.evaluation.collapse import active_units
 from keras_vae.evaluation.collapse import collapse_report
+from keras_vae.evaluation.collapse import collapse_summary
 from keras_vae.evaluation.collapse import kl_per_dimension
 from keras_vae.evaluation.collapse import mutual_information
 from keras_vae.evaluation.collapse import posterior_statistics
@@ -21,6 +22,7 @@ from keras_vae.evaluation.generation import frechet_distance
 from keras_vae.evaluation.generation import sample_frechet_distance
 from keras_vae.evaluation.likelihood import iwae_nll
 from keras_vae.evaluation.likelihood import log_weights
+from keras_vae.evaluation.report import evaluate
 
 __all__ = [
     "ShapesGroundTruth",
@@ -29,8 +31,10 @@ __all__ = [
     "code_counts",
     "codebook_stats",
     "collapse_report",
+    "collapse_summary",
     "conditional_accuracy",
     "dci",
+    "evaluate",
     "disentanglement_report",
     "factor_vae_score",
     "frechet_distance",

@@ -21,7 +21,7 @@ def posterior_statistics(model, data, max_examples=None):
     conditional = isinstance(model, ConditionalVAE)
     out = {"mean": [], "log_var": [], "prior_mean": [], "prior_log_var": [], "labels": []}
     seen = 0
-    for x, y in _batches(data, conditional):
+    for x, y in _batches(data, conditional, keep_labels=True):
         if max_examples is not None:
             x = x[: max_examples - seen]
             y = None if y is None else y[: len(x)]
@@ -92,11 +92,10 @@ def mutual_information(stats, num_examples=2000, seed=0):
     return float(neg_entropy - tf.reduce_mean(log_qz))
 
 
-def collapse_report(model, data, max_examples=10_000, threshold=0.01, seed=0):
-    """The three diagnostics together, JSON-ready: ``kl_per_dimension`` (list, nats),
-    ``kl_total``, ``active_units``, ``latent_dim``, ``posterior_mean_variance`` (list) and
-    ``mutual_information`` (nats)."""
-    stats = posterior_statistics(model, data, max_examples=max_examples)
+def collapse_summary(stats, threshold=0.01, seed=0):
+    """The three diagnostics of :func:`posterior_statistics` output, JSON-ready:
+    ``kl_per_dimension`` (list, nats), ``kl_total``, ``active_units``, ``active_threshold``,
+    ``latent_dim``, ``posterior_mean_variance`` (list) and ``mutual_information`` (nats)."""
     kl = kl_per_dimension(stats)
     count, variances = active_units(stats, threshold)
     return {
@@ -108,3 +107,9 @@ def collapse_report(model, data, max_examples=10_000, threshold=0.01, seed=0):
         "posterior_mean_variance": [round(float(v), 5) for v in variances],
         "mutual_information": mutual_information(stats, seed=seed),
     }
+
+
+def collapse_report(model, data, max_examples=10_000, threshold=0.01, seed=0):
+    """:func:`collapse_summary` of ``model`` on ``data`` (at most ``max_examples`` images)."""
+    return collapse_summary(posterior_statistics(model, data, max_examples=max_examples),
+                            threshold, seed)

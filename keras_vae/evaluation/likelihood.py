@@ -100,13 +100,15 @@ def _chunk(model, x, condition, mean, log_var, prior_mean, prior_log_var, seed, 
     return log_p_x + log_p_z - log_q
 
 
-def _batches(data, labels_needed):
-    """Yields ``(x, labels or None)`` NumPy batches from a dataset or an array."""
+def _batches(data, labels_needed, keep_labels=False):
+    """Yields ``(x, labels or None)`` NumPy batches from a dataset or an array (labels when
+    the model needs them, or with ``keep_labels`` whenever the data has them)."""
+    keep = labels_needed or keep_labels
     if isinstance(data, tf.data.Dataset):
         for element in data:
             if isinstance(element, (tuple, list)):
                 x, y = element[0], element[1]
-                yield np.asarray(x), (np.asarray(y) if labels_needed else None)
+                yield np.asarray(x), (np.asarray(y) if keep else None)
             else:
                 if labels_needed:
                     raise ValueError("A conditional model needs (images, labels) batches.")
@@ -115,7 +117,7 @@ def _batches(data, labels_needed):
     if isinstance(data, (tuple, list)):
         x, y = (np.asarray(a) for a in data)
         for i in range(0, len(x), 256):
-            yield x[i:i + 256], (y[i:i + 256] if labels_needed else None)
+            yield x[i:i + 256], (y[i:i + 256] if keep else None)
         return
     if labels_needed:
         raise ValueError("A conditional model needs (images, labels).")

@@ -3,16 +3,13 @@
 import numpy as np
 
 from keras_vae.evaluation.codebook import codebook_stats
+from keras_vae.plotting import figures
 
 
 def save_codebook_histogram(path, counts, title=None):
     """Saves a bar chart of code counts ``[K]`` (codes sorted by use, most used first) with
     usage and perplexity in the title; returns ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = figures.pyplot()
     counts = np.asarray(counts)
     stats = codebook_stats(counts)
     order = np.argsort(-counts, kind="stable")
@@ -25,6 +22,4 @@ def save_codebook_histogram(path, counts, title=None):
                f"perplexity {stats['perplexity']:.1f}")
     ax.set_title(f"{title}: {summary}" if title else summary, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from keras_vae.plotting import figures
+
 
 def image_grid(images, ncols=None, pad=1):
     """Tiles ``[N, H, W, C]`` images in [0, 1] into one ``[rows*(H+pad), cols*(W+pad), C]`` array."""
@@ -23,11 +25,7 @@ def image_grid(images, ncols=None, pad=1):
 
 def save_image_grid(path, images, ncols=None, title=None):
     """Saves images as one PNG grid; returns ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = figures.pyplot()
     grid = image_grid(images, ncols)
     height, width = grid.shape[:2]
     scale = max(1.0, 400.0 / max(height, width))
@@ -38,9 +36,7 @@ def save_image_grid(path, images, ncols=None, title=None):
     ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 
 
 def save_reconstructions(path, originals, reconstructions, title="originals (odd rows) / reconstructions (even rows)"):

@@ -1,0 +1,211 @@
+"""A complete evaluation: every metric and picture that applies to a model, written to a
+folder with ``metrics.json`` and ``report.md``. ``keras-vae evaluate`` is a thin layer over
+:func:`evaluate`."""
+
+import json
+import os
+
+import numpy as np
+
+from keras_vae import data as kv_data
+from keras_vae import plotting
+from keras_vae.evaluation import codebook
+from keras_vae.evaluation import collapse
+from keras_vae.evaluation import disentanglement
+from keras_vae.evaluation import generation
+from keras_vae.evaluation import likelihood
+from keras_vae.models import ConditionalVAE
+from keras_vae.models import VQVAE
+from keras_vae.models.base import BaseVAE
+
+
+def _test_data(dataset, batch_size, binarize, seed, max_examples):
+    """``(labelled or None, images)`` datasets of the test split, at most ``max_examples``."""
+    try:
+        labelled = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
+                                seed=seed, labels=True)
+    except ValueError as err:
+        if "labels" not in str(err):
+            raise
+        labelled = None
+    images = (labelled.map(lambda x, y: x) if labelled is not None else
+              kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
+                           seed=seed))
+    if max_examples is not None:
+        images = images.unbatch().take(max_examples).batch(batch_size)
+        labelled = None if labelled is None else labelled.unbatch().take(max_examples).batch(
+            batch_size)
+    return labelled, images
+
+
+def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_size=256,
+             binarize="auto", seed=0, classifier=None, feature_model=None,
+             disentanglement_examples=10_000, history=None, verbose=True, log=print):
+    """Evaluates ``model`` on the test split of ``dataset`` and writes the results.
+
+    Under ``output``: ``metrics.json``; ``report.md`` showing the numbers and pictures;
+    ``reconstructions.png``; ``samples.png`` (one row per class for conditional models; for a
+    VQ-VAE when it has a prior); for Gaussian latents ``traversals.png`` (rows sorted by KL),
+    ``interpolations.png`` (linear and spherical), ``latent_scatter.png`` (coloured by label,
+    PCA above 2-D) and for a 2-D latent ``manifold.png``; for a VQ-VAE
+    ``codebook_usage.png``; ``training_curves.png`` when a training history is found.
+
+    Metrics: the model's own objective on the test data (``test``); for Gaussian latents the
+    importance-weighted NLL with ``nll_samples`` draws (0 skips it) and the collapse
+    diagnostics; on ``shapes``, the disentanglement metrics; for a VQ-VAE codebook usage over
+    the whole test set; with ``classifier``, the accuracy of conditional samples; with
+    ``feature_model``, the Fréchet distance of samples to test images in its features.
+
+    Args:
+        model: A keras_vae model.
+        dataset: Anything :func:`keras_vae.data.load` accepts.
+        output: Folder for the results (created).
+        nll_samples: K of the importance-weighted NLL.
+        max_examples: Evaluate on at most this many test images (default all).
+        batch_size: Batch size.
+        binarize: ``"auto"`` binarizes the test images once with ``seed`` (``"static"``) for
+            a Bernoulli likelihood, the usual protocol for likelihoods on MNIST, and leaves
+            them alone for a Gaussian one; or any ``binarize`` of ``load``.
+        seed: Seed of binarization and every sampled estimate.
+        classifier: A Keras classifier of the images, for conditional models.
+        feature_model: A Keras model whose outputs are features, for the Fréchet distance.
+        disentanglement_examples: Observations for the disentanglement metrics (shapes).
+        history: A training history (``history.csv``, TensorBoard folder, History) for the
+            curves (``keras-vae evaluate`` passes the ``history.csv`` of a train folder).
+        verbose: Progress bars for the long metrics.
+        log: Function receiving progress lines.
+
+    Returns:
+        A dict with the metrics and the paths written.
+    """
+    os.makedirs(output, exist_ok=True)
+    if binarize == "auto":
+        binarize = "static" if model.likelihood == "bernoulli" else None
+    conditional = isinstance(model, ConditionalVAE)
+    gaussian = isinstance(model, BaseVAE)
+    labelled, images = _test_data(dataset, batch_size, binarize, seed, max_examples)
+    if conditional and labelled is None:
+        raise ValueError(f"{dataset!r} has no test labels, which the ConditionalVAE needs.")
+    eval_data = labelled if conditional else images
+    paths, metrics = {}, {"dataset": str(dataset), "binarize": binarize,
+                          "model": type(model).__name__}
+
+    log("Test objective ...")
+    metrics["test"] = {k: float(v) for k, v in model.evaluate(
+        eval_data, verbose=0, return_dict=True).items()}
+    batch = next(iter(eval_data))
+    x = np.asarray(batch[0] if conditional else batch)
+    y = np.asarray(batch[1]) if conditional else (
+        np.asarray(next(iter(labelled))[1]) if labelled is not None else None)
+
+    if gaussian:
+        if nll_samples:
+            log(f"Importance-weighted NLL, K = {nll_samples} ...")
+            metrics["iwae"] = likelihood.iwae_nll(model, eval_data, num_samples=nll_samples,
+                                                  seed=seed, verbose=verbose)
+        log("Posterior collapse diagnostics ...")
+        stats = collapse.posterior_statistics(model, labelled if labelled is not None
+                                              else images)
+        metrics["collapse"] = collapse.collapse_summary(stats, seed=seed)
+        kl = np.asarray(metrics["collapse"]["kl_per_dimension"])
+        if dataset == "shapes" and not conditional:
+            log(f"Disentanglement metrics ({disentanglement_examples} observations) ...")
+            metrics["disentanglement"] = disentanglement.disentanglement_report(
+                disentanglement.ShapesGroundTruth(), disentanglement.representation(model),
+                num_examples=disentanglement_examples, seed=seed)
+        label = int(y[0]) if conditional else None
+        paths["traversals"] = plotting.save_traversals(
+            os.path.join(output, "traversals.png"), model, x[0], kl, max_dims=10, label=label)
+        pairs = [(x[2 * i], x[2 * i + 1]) for i in range(min(3, len(x) // 2))]
+        paths["interpolations"] = plotting.save_interpolations(
+            os.path.join(output, "interpolations.png"), model, pairs,
+            labels=None if not conditional else [int(v) for v in y[0:2 * len(pairs):2]])
+        paths["latent_scatter"] = plotting.save_latent_scatter(
+            os.path.join(output, "latent_scatter.png"), stats["mean"][:5000],
+            None if stats["labels"] is None else stats["labels"][:5000])
+        if model.latent_dim == 2:
+            paths["manifold"] = plotting.save_manifold(os.path.join(output, "manifold.png"),
+                                                       model, label=label)
+    if isinstance(model, VQVAE):
+        log("Codebook usage over the test set ...")
+        counts = codebook.code_counts(model, images)
+        metrics["codebook"] = codebook.codebook_stats(counts)
+        paths["codebook"] = plotting.save_codebook_histogram(
+            os.path.join(output, "codebook_usage.png"), counts, title="test codes")
+
+    paths.update(_pictures(model, x, y, output, seed))
+    if classifier is not None:
+        log("Accuracy of conditional samples ...")
+        metrics["conditional_accuracy"] = generation.conditional_accuracy(
+            model, classifier, seed=seed)
+    if feature_model is not None:
+        if conditional:
+            raise ValueError("The Fréchet distance here is for unconditional models.")
+        real = np.concatenate([np.asarray(b) for b in images])[:10_000]
+        metrics["frechet_distance"] = generation.sample_frechet_distance(
+            model, real, feature_model, seed=seed)
+    curves = _training_curves(model, history, output)
+    if curves:
+        paths["training_curves"] = curves
+
+    paths["metrics"] = os.path.join(output, "metrics.json")
+    with open(paths["metrics"], "w") as f:
+        json.dump(metrics, f, indent=2)
+    paths["report"] = write_report(os.path.join(output, "report.md"), metrics, paths)
+    return {"metrics": metrics, "paths": paths}
+
+
+def _pictures(model, x, y, output, seed):
+    from keras_vae.training import save_pictures
+
+    paths = {"reconstructions": os.path.join(output, "reconstructions.png"),
+             "samples": os.path.join(output, "samples.png")}
+    batch = (x, y) if isinstance(model, ConditionalVAE) else x
+    save_pictures(model, batch, paths, seed, type(model).__name__)
+    return paths
+
+
+def _training_curves(model, history, output):
+    if history is None:
+        return None
+    return plotting.save_training_curves(os.path.join(output, "training_curves.png"), history)
+
+
+def write_report(path, metrics, paths):
+    """Writes ``report.md``: the headline numbers as tables, then every picture."""
+    lines = [f"# Evaluation of a {metrics['model']} on {metrics['dataset']}", ""]
+    lines.append(f"Test images binarized: {metrics['binarize'] or 'no'}. Nats per example.")
+    lines.append("")
+    lines += ["| test metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in metrics["test"].items()]
+    if "iwae" in metrics:
+        iwae = metrics["iwae"]
+        lines += ["", f"Importance-weighted NLL (K = {iwae['num_samples']}, "
+                  f"{iwae['num_examples']} images): **{iwae['nll']:.2f}** ± "
+                  f"{iwae['nll_std_error']:.2f} nats; ELBO {iwae['elbo']:.2f}."]
+    if "collapse" in metrics:
+        c = metrics["collapse"]
+        lines += ["", f"Active units: {c['active_units']} of {c['latent_dim']}; KL "
+                  f"{c['kl_total']:.2f} nats; I(x; z) ≈ {c['mutual_information']:.2f} nats.",
+                  "", "| dimension | KL (nats) | Var_x E[z] |", "| --- | --- | --- |"]
+        lines += [f"| z{i} | {k:.3f} | {v:.3f} |" for i, (k, v) in enumerate(
+            zip(c["kl_per_dimension"], c["posterior_mean_variance"]))]
+    for key, title in (("disentanglement", "Disentanglement (shapes factors)"),
+                       ("codebook", "Codebook usage over the test set")):
+        if key in metrics:
+            lines += ["", f"**{title}**", "", "| metric | value |", "| --- | --- |"]
+            lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                      for k, v in metrics[key].items()]
+    if "conditional_accuracy" in metrics:
+        lines += ["", f"Conditional samples recognised as their class: "
+                  f"{metrics['conditional_accuracy']['accuracy']:.1%}."]
+    if "frechet_distance" in metrics:
+        lines += ["", f"Fréchet distance of samples: {metrics['frechet_distance']:.3f}."]
+    folder = os.path.dirname(path)
+    for key in ("reconstructions", "samples", "traversals", "interpolations", "latent_scatter",
+                "manifold", "codebook", "training_curves"):
+        if key in paths and os.path.isfile(paths[key]):
+            lines += ["", f"![{key}]({os.path.relpath(paths[key], folder)})"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
