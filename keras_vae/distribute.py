@@ -11,8 +11,8 @@ same global batch:
   global batch (:func:`global_mean`), so uneven splits (a last partial batch) weigh every
   example alike;
 * statistics behind state updates (EMA codebook counts and sums) are summed across replicas
-  (:func:`all_reduce_sum`), and random choices are taken from the first replica
-  (:func:`first_replica`), so every replica holds the same state;
+  (:func:`all_reduce_sum`), and random picks among the examples index the global batch
+  (:func:`gather_global`), so every replica holds the same state as one device would;
 * the reparameterization noise of example i of a global batch does not depend on how the batch
   is split (:func:`replica_rows`).
 """
@@ -188,15 +188,6 @@ def all_reduce_sum(value):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
-def first_replica(value):
-    """``value`` as the first replica has it, on every replica (unchanged outside a strategy)."""
-    context = _replica_context()
-    if context is None:
-        return value
-    is_first = tf.cast(tf.equal(context.replica_id_in_sync_group, 0), value.dtype)
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value * is_first)
-
-
 def global_mean(per_example):
     """This replica's share of the mean over the global batch: ``sum(per_example) / N`` with
     N the number of examples on all replicas (the plain mean outside a strategy). Summed
@@ -208,6 +199,34 @@ def global_mean(per_example):
     count = tf.cast(tf.shape(per_example)[0], per_example.dtype)
     total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
     return tf.reduce_sum(per_example) / tf.maximum(total, 1.0)
+
+
+def _offset_and_sizes(context, local):
+    """This replica's first row in the concatenation of every replica's rows, and the
+    per-replica row counts (``local`` is this replica's ``[count]``)."""
+    sizes = context.all_gather(local, axis=0)
+    return tf.reduce_sum(sizes[: context.replica_id_in_sync_group]), sizes
+
+
+def global_size(values):
+    """Rows of ``values`` summed over replicas (``tf.shape(values)[0]`` outside a strategy)."""
+    return all_reduce_sum(tf.shape(values)[0])
+
+
+def gather_global(values, rows):
+    """``values[rows]`` where ``rows`` index the rows of every replica's ``values`` concatenated
+    in replica order (the global batch), on every replica. ``rows`` must be the same on every
+    replica (a stateless draw). Only the chosen rows travel between replicas."""
+    context = _replica_context()
+    if context is None:
+        return tf.gather(values, rows)
+    local = tf.shape(values)[:1]
+    offset, _ = _offset_and_sizes(context, local)
+    mine = tf.logical_and(rows >= offset, rows < offset + local[0])
+    picked = tf.gather(values, tf.clip_by_value(rows - offset, 0, tf.maximum(local[0] - 1, 0)))
+    picked = tf.where(tf.reshape(mine, [-1] + [1] * (values.shape.rank - 1)), picked,
+                      tf.zeros_like(picked))
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, picked)
 
 
 def replica_rows(draw, local_shape):
@@ -222,8 +241,7 @@ def replica_rows(draw, local_shape):
     if context is None:
         return draw(local_shape)
     local_shape = tf.convert_to_tensor(local_shape, tf.int32)
-    sizes = context.all_gather(local_shape[:1], axis=0)
-    offset = tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
+    offset, sizes = _offset_and_sizes(context, local_shape[:1])
     values = draw(tf.concat([tf.reduce_sum(sizes, keepdims=True), local_shape[1:]], 0))
     begin = tf.concat([[offset], tf.zeros_like(local_shape[1:])], 0)
     return tf.slice(values, begin, local_shape)

@@ -135,3 +135,34 @@ def sample(model, n, seed, labels=None):
 
 def kl_per_dimension(model, x, labels):
     return model.kl_per_dimension(x, labels) if is_conditional(model) else model.kl_per_dimension(x)
+
+
+def fit_data(model, n=32, seed=0):
+    """What ``fit`` takes for ``model``: images, or ``(images, labels)``."""
+    x, labels = batch(model, n, seed)
+    return x if labels is None else (x, labels)
+
+
+def prior(seed=0):
+    """A class-conditional PixelCNN prior trained on its own (it is no registry entry: it
+    has no serving signatures), with :func:`prior_data`."""
+    return kv.priors.PixelCNN((4, 4), 5, num_classes=3, filters=8, num_blocks=1, seed=seed)
+
+
+def prior_data(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 5, (n, 4, 4)).astype("int32"),
+            rng.integers(0, 3, n).astype("int32"))
+
+
+def build_any(name, seed=0):
+    """A registry model, or the PixelCNN prior for ``name == "pixelcnn_prior"``."""
+    return prior(seed) if name == "pixelcnn_prior" else build(name, seed)
+
+
+def any_fit_data(name, model, n=32, seed=0):
+    return prior_data(n, seed) if name == "pixelcnn_prior" else fit_data(model, n, seed)
+
+
+#: Registry models plus the standalone prior: what the distribution and precision tests run.
+TRAINABLE = [*MODELS, "pixelcnn_prior"]

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -72,6 +73,9 @@ def test_replica_helpers_are_plain_outside_a_strategy():
     values = tf.constant([1.0, 2.0, 6.0])
     assert float(distribute.global_mean(values)) == 3.0
     assert float(distribute.all_reduce_sum(tf.constant(2.0))) == 2.0
-    assert float(distribute.first_replica(tf.constant(5.0))) == 5.0
+    values = tf.reshape(tf.range(12.0), [6, 2])
+    np.testing.assert_array_equal(distribute.gather_global(values, tf.constant([4, 0])),
+                                  [[8.0, 9.0], [0.0, 1.0]])
+    assert int(distribute.global_size(values)) == 6
     rows = distribute.replica_rows(lambda shape: tf.ones(shape), (4, 2))
     assert tuple(rows.shape) == (4, 2)

@@ -3,7 +3,6 @@ backup when the same call runs again, with the schedule step, EMA codebook and o
 of an uninterrupted run."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,33 +10,21 @@ import textwrap
 import numpy as np
 import pytest
 
+from tests.runs import subprocess_env
+
 SCRIPT = textwrap.dedent(
     """
-    import json, os, signal, sys
+    import json, os, sys
     import keras
     import numpy as np
     from keras_vae import training
+    from tests.runs import TINY_RUNS, KillMidEpoch
 
     output, model, kill = sys.argv[1], sys.argv[2], sys.argv[3] == "kill"
-
-    class KillMidEpoch(keras.callbacks.Callback):
-        # SIGKILL: no Python cleanup, as when a machine is pre-empted.
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 2 and batch == 1:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    kwargs = {
-        "vqvae": dict(num_embeddings=8, embedding_dim=3, filters=(4,), ema_decay=0.9),
-        "beta_vae_capacity": dict(latent_dim=3, hidden_units=(16,), capacity_max=5.0,
-                                  capacity_steps=24, gamma=10.0),
-    }[model]
     result = training.train(model=model, dataset=os.path.join(os.path.dirname(output), "data.npz"),
                             output=output, epochs=4, batch_size=16, seed=3, verbose=0,
-                            model_kwargs=kwargs, export=False, prior_epochs=0,
-                            callbacks=[KillMidEpoch()] if kill else None, log=print)
+                            model_kwargs=TINY_RUNS[model], export=False, prior_epochs=0,
+                            callbacks=[KillMidEpoch(2, 1)] if kill else None, log=print)
     model = keras.models.load_model(os.path.join(output, "model.keras"))
     state = {"steps": int(model.optimizer.iterations.numpy()),
              "train": result["metrics"]["train"],
@@ -52,8 +39,7 @@ SCRIPT = textwrap.dedent(
 
 def _run(output, model, mode):
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(output), model, mode],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          capture_output=True, text=True, timeout=300, env=subprocess_env())
     return proc
 
 

@@ -7,33 +7,15 @@ import pytest
 import tensorflow as tf
 
 import keras_vae as kv
+from tests import registry as reg
 
-rng = np.random.default_rng(0)
-X = rng.random((32, 8, 8, 1)).astype("float32")
-Y = rng.integers(0, 3, 32).astype("int32")
-CODES = rng.integers(0, 5, (32, 4, 4)).astype("int32")
-SMALL = dict(input_shape=(8, 8, 1), seed=0)
-MODELS = {
-    "vae_mlp": (lambda: kv.VAE(latent_dim=3, hidden_units=(16,), **SMALL), X),
-    "vae_conv_gaussian": (lambda: kv.VAE(latent_dim=3, architecture="conv", filters=(4, 8),
-                                         likelihood="gaussian", likelihood_scale="learned",
-                                         **SMALL), X),
-    "beta_vae_capacity": (lambda: kv.BetaVAE(latent_dim=3, hidden_units=(16,), capacity_max=5.0,
-                                             capacity_steps=4, gamma=10.0, **SMALL), X),
-    "cvae": (lambda: kv.ConditionalVAE(num_classes=3, latent_dim=2, hidden_units=(16,), **SMALL),
-             (X, Y)),
-    "vqvae": (lambda: kv.VQVAE(num_embeddings=6, embedding_dim=3, filters=(4,), **SMALL), X),
-    "pixelcnn_prior": (lambda: kv.priors.PixelCNN((4, 4), 5, num_classes=3, filters=8,
-                                                   num_blocks=1, seed=0), (CODES, Y)),
-}
-
-
-def _train(make, data, policy, epochs=3):
+def _train(name, policy, epochs=3):
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(policy)
     try:
         keras.utils.set_random_seed(1)
-        model = make()
+        model = reg.build_any(name)
+        data = reg.any_fit_data(name, model)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         ds = tf.data.Dataset.from_tensor_slices(data).batch(16)
         before = model.evaluate(ds, verbose=0, return_dict=True)
@@ -44,11 +26,10 @@ def _train(make, data, policy, epochs=3):
 
 
 @pytest.mark.parametrize("policy, tolerance", [("mixed_bfloat16", 0.03), ("mixed_float16", 0.01)])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", reg.TRAINABLE)
 def test_mixed_precision_training_is_finite_and_close_to_float32(name, policy, tolerance):
-    make, data = MODELS[name]
-    _, reference, reference_before = _train(make, data, "float32")
-    model, history, before = _train(make, data, policy)
+    _, reference, reference_before = _train(name, "float32")
+    model, history, before = _train(name, policy)
     assert model.compute_dtype == policy.split("_")[1]
     assert all(v.dtype == "float32" for v in model.weights if v.dtype.startswith(("float", "bfloat")))
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (
@@ -69,8 +50,7 @@ def test_mixed_precision_training_is_finite_and_close_to_float32(name, policy, t
 def test_float16_loss_scaling_skips_overflowing_steps_then_trains():
     # Losses are nats summed over pixels, so Keras's initial loss scale (2**15) overflows
     # float16 at first: those steps are skipped and the scale halves until updates apply.
-    make, data = MODELS["beta_vae_capacity"]
-    model, history, _ = _train(make, data, "mixed_float16", epochs=6)
+    model, history, _ = _train("beta_vae_capacity", "mixed_float16", epochs=6)
     applied = int(model.optimizer.iterations.numpy())
     assert 0 < applied < 12
     assert float(model.optimizer.dynamic_scale.numpy()) < 2.0 ** 15
@@ -79,10 +59,9 @@ def test_float16_loss_scaling_skips_overflowing_steps_then_trains():
     assert history["capacity"][-1] > 0.0
 
 
-@pytest.mark.parametrize("name", ["vae_conv_gaussian", "cvae", "vqvae", "pixelcnn_prior"])
+@pytest.mark.parametrize("name", reg.TRAINABLE)
 def test_keras_file_restores_the_policy_of_every_layer(name, tmp_path):
-    make, data = MODELS[name]
-    model, _, _ = _train(make, data, "mixed_bfloat16", epochs=1)
+    model, _, _ = _train(name, "mixed_bfloat16", epochs=1)
     model.save(tmp_path / "m.keras")
     assert keras.mixed_precision.dtype_policy().name == "float32"
     loaded = keras.models.load_model(tmp_path / "m.keras")

@@ -3,7 +3,6 @@
 the same global batches; only the chief writes the run's files."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -12,12 +11,15 @@ import textwrap
 import numpy as np
 import pytest
 
+from tests.runs import subprocess_env
+
 SCRIPT = textwrap.dedent(
     """
-    import os, signal, sys
+    import sys
     import keras
     import numpy as np
     from keras_vae import training
+    from tests.runs import TINY_RUNS, KillMidEpoch
 
     data, output, model, dump, strategy = sys.argv[1:6]
     kill = sys.argv[6:] == ["kill"]
@@ -32,22 +34,9 @@ SCRIPT = textwrap.dedent(
             np.savez(dump, steps=np.asarray(self.model.optimizer.iterations.numpy()),
                      epochs_run=self.epochs_run, *[np.asarray(v) for v in self.model.weights])
 
-    class KillMidEpoch(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 1 and batch == 1:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    kwargs = {
-        "vqvae": dict(num_embeddings=8, embedding_dim=3, filters=(4,), ema_decay=0.9),
-        "beta_vae_capacity": dict(latent_dim=3, hidden_units=(16,), capacity_max=5.0,
-                                  capacity_steps=24, gamma=10.0),
-    }[model]
     result = training.train(model=model, dataset=data, output=output, epochs=2, batch_size=16,
-                            seed=3, verbose=0, model_kwargs=kwargs, export=False,
-                            prior_epochs=0, callbacks=[Dump()] + ([KillMidEpoch()] if kill else []),
+                            seed=3, verbose=0, model_kwargs=TINY_RUNS[model], export=False,
+                            prior_epochs=0, callbacks=[Dump()] + ([KillMidEpoch(1, 1)] if kill else []),
                             strategy=strategy, log=print)
     print("PATHS", sorted(result["paths"]))
     """
@@ -76,7 +65,7 @@ def data_file(tmp_path_factory):
 
 def _workers(data_file, output, model, dumps, mode="run"):
     """Runs two workers of one cluster to the end; returns their (stdout, stderr, returncode)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = subprocess_env()
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     procs = []
     for index in range(2):
@@ -100,10 +89,10 @@ def _workers(data_file, output, model, dumps, mode="run"):
 def _single(data_file, output, model, dump):
     # One process, one replica: "mirrored" over this machine's one CPU (a strategy, so the step
     # is a graph as under multi-worker training; XLA, used without a strategy, draws other noise).
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env = {k: v for k, v in subprocess_env().items() if k != "TF_CONFIG"}
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(data_file), str(output), model, str(dump), "mirrored"],
-        capture_output=True, text=True, timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return np.load(dump)
 

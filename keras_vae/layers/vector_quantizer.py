@@ -14,7 +14,8 @@ import keras
 import tensorflow as tf
 
 from keras_vae.distribute import all_reduce_sum
-from keras_vae.distribute import first_replica
+from keras_vae.distribute import gather_global
+from keras_vae.distribute import global_size
 from keras_vae.validation import check_int
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
@@ -60,8 +61,9 @@ class VectorQuantizer(keras.layers.Layer):
     decays slowly towards zero) rather than being divided by a tiny count.
 
     Dead codes (``dead_code_steps`` set): a code no vector chose for that many consecutive
-    training calls is re-seeded with an encoder output of the current batch (drawn at random;
-    under a strategy, from the first replica's batch, so every replica stays the same).
+    training calls is re-seeded with an encoder output of the current batch (drawn at random
+    from the whole global batch under a strategy, so every replica picks the same vectors, the
+    ones one device would pick).
 
     Args:
         num_embeddings: K, the codebook size.
@@ -235,14 +237,15 @@ class VectorQuantizer(keras.layers.Layer):
     def _reset_dead_codes(self, counts, flat):
         unused = tf.where(counts > 0, 0.0, self.unused_steps + 1.0)
         dead = unused >= float(self.dead_code_steps)
-        # Fresh vectors from this batch: a stateless draw keyed by the seed and the number of
-        # resets so far, taken from the first replica so all replicas agree.
+        # Fresh vectors from this (global) batch: a stateless draw keyed by the seed and the
+        # number of resets so far, of rows of the whole global batch, so every replica picks
+        # the same vectors, and the ones one device would pick.
         seed = tf.stack([tf.constant(self.seed or 0, tf.int32),
                          tf.cast(self.num_resets, tf.int32)])
         rows = tf.random.stateless_uniform(
-            [self.num_embeddings], seed=seed, maxval=tf.shape(flat)[0], dtype=tf.int32
+            [self.num_embeddings], seed=seed, maxval=global_size(flat), dtype=tf.int32
         )
-        candidates = first_replica(tf.gather(flat, rows))
+        candidates = gather_global(flat, rows)
         codebook = tf.cast(self.embeddings, tf.float32)
         self.embeddings.assign(tf.where(dead[:, None], candidates, codebook))
         if self.ema_decay is not None:
