@@ -207,6 +207,8 @@ def build_parser():
                    help="a .keras feature extractor: Frechet distance of samples to test images")
     v.add_argument("--disentanglement-examples", type=_positive_int, default=10_000,
                    help="observations for the disentanglement metrics (shapes only)")
+    v.add_argument("--projection", choices=("pca", "tsne"), default="pca",
+                   help="how latent_scatter.png maps latents above 2-D to the plane")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--out", default=None, help="default: <model folder>/evaluation/")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -445,7 +447,8 @@ def _evaluate(args):
         model, args.dataset, out, nll_samples=args.nll_samples, max_examples=args.max_examples,
         batch_size=args.batch_size, binarize=None if args.binarize == "none" else args.binarize,
         seed=args.seed, disentanglement_examples=args.disentanglement_examples,
-        history=history if os.path.isfile(history) else None, verbose=not args.quiet,
+        history=history if os.path.isfile(history) else None, projection=args.projection,
+        verbose=not args.quiet,
         log=(lambda *a: None) if args.quiet else print, **extras)
     metrics = result["metrics"]
     print("\nTest: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["test"].items()))

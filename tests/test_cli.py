@@ -222,6 +222,8 @@ def test_evaluate_writes_metrics_pictures_and_a_report(tiny_npz, tmp_path, capsy
     classifier = tmp_path / "classifier.keras"
     keras_classifier(classifier)
     argv = ["evaluate", str(out), "--dataset", tiny_npz, "--nll-samples", "50", "--quiet"]
+    if model == "cvae":
+        argv += ["--projection", "tsne"]  # a 4-D latent: the scatter needs a projection
     if model != "vae":
         argv += ["--classifier", str(classifier)]
     assert cli.main(argv) == 0

@@ -40,7 +40,8 @@ def _test_data(dataset, batch_size, binarize, seed, max_examples):
 
 def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_size=256,
              binarize="auto", seed=0, classifier=None, feature_model=None,
-             disentanglement_examples=10_000, history=None, verbose=True, log=print):
+             disentanglement_examples=10_000, history=None, projection="pca", verbose=True,
+             log=print):
     """Evaluates ``model`` on the test split of ``dataset`` and writes the results.
 
     Under ``output``: ``metrics.json``; ``report.md`` showing the numbers and pictures;
@@ -72,12 +73,16 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
         disentanglement_examples: Observations for the disentanglement metrics (shapes).
         history: A training history (``history.csv``, TensorBoard folder, History) for the
             curves (``keras-vae evaluate`` passes the ``history.csv`` of a train folder).
+        projection: How the latent scatter maps more than 2 dimensions to 2: ``"pca"`` or
+            ``"tsne"``.
         verbose: Progress bars for the long metrics.
         log: Function receiving progress lines.
 
     Returns:
         A dict with the metrics and the paths written.
     """
+    if projection not in ("pca", "tsne"):
+        raise ValueError(f"`projection` must be 'pca' or 'tsne'. Received: {projection!r}")
     os.makedirs(output, exist_ok=True)
     if binarize == "auto":
         binarize = "static" if model.likelihood == "bernoulli" else None
@@ -122,7 +127,7 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
             labels=None if not conditional else [int(v) for v in y[0:2 * len(pairs):2]])
         paths["latent_scatter"] = plotting.save_latent_scatter(
             os.path.join(output, "latent_scatter.png"), stats["mean"][:5000],
-            None if stats["labels"] is None else stats["labels"][:5000])
+            None if stats["labels"] is None else stats["labels"][:5000], method=projection)
         if model.latent_dim == 2:
             paths["manifold"] = plotting.save_manifold(os.path.join(output, "manifold.png"),
                                                        model, label=label)
