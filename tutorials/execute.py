@@ -22,6 +22,28 @@ def notebooks():
     return sorted(os.path.join(HERE, f) for f in os.listdir(HERE) if f.endswith(".ipynb"))
 
 
+#: Start-up lines TensorFlow writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says.
+NOISE = ("WARNING: All log messages before absl::InitializeLog()", "oneDNN custom operations",
+         "cpu_feature_guard", "To enable the following instructions", "Kernel is running over TCP")
+
+
+def strip_startup_noise(notebook):
+    """Drops stderr lines of :data:`NOISE` from stored outputs (other warnings stay)."""
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output["text"].splitlines(keepends=True)
+                         if not any(marker in line for marker in NOISE)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell["outputs"] = kept
+    return notebook
+
+
 def execute(path, quick, in_place=False, workdir=None, timeout=3600):
     """Executes one notebook (its folder, or ``workdir``, as the working directory); returns
     the executed notebook. Raises ``nbclient.exceptions.CellExecutionError`` on any error."""
@@ -43,7 +65,7 @@ def execute(path, quick, in_place=False, workdir=None, timeout=3600):
         os.environ.clear()
         os.environ.update(saved)
     if in_place:
-        nbformat.write(notebook, path)
+        nbformat.write(strip_startup_noise(notebook), path)
     return notebook
 
 
