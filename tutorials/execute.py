@@ -22,17 +22,19 @@ def notebooks():
     return sorted(os.path.join(HERE, f) for f in os.listdir(HERE) if f.endswith(".ipynb"))
 
 
-#: Start-up lines TensorFlow writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says.
+#: Lines TensorFlow writes whatever TF_CPP_MIN_LOG_LEVEL says: start-up notices, and the
+#: INFO log of distribution strategies.
 NOISE = ("WARNING: All log messages before absl::InitializeLog()", "oneDNN custom operations",
-         "cpu_feature_guard", "To enable the following instructions", "Kernel is running over TCP")
+         "cpu_feature_guard", "To enable the following instructions", "Kernel is running over TCP",
+         "INFO:tensorflow:")
 
 
 def strip_startup_noise(notebook):
-    """Drops stderr lines of :data:`NOISE` from stored outputs (other warnings stay)."""
+    """Drops lines of :data:`NOISE` from stored stream outputs (other warnings stay)."""
     for cell in notebook.cells:
         kept = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            if output.get("output_type") == "stream":
                 lines = [line for line in output["text"].splitlines(keepends=True)
                          if not any(marker in line for marker in NOISE)]
                 if not "".join(lines).strip():
