@@ -5,6 +5,7 @@ import os
 import signal
 
 import keras
+import numpy as np
 
 #: ``model_kwargs`` of ``keras_vae.training.train`` for tiny runs on 8x8 images.
 TINY_RUNS = {
@@ -36,3 +37,12 @@ def subprocess_env():
     path = os.environ.get("PYTHONPATH")
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
             "PYTHONPATH": root if not path else root + os.pathsep + path}
+
+
+def write_binary_npz(path, num_train, num_test=16):
+    """A Keras-style .npz of random binary 8x8 images (labels 0) at ``path``."""
+    rng = np.random.default_rng(0)
+    images = (rng.random((num_train + num_test, 8, 8)) > 0.5).astype("uint8") * 255
+    np.savez(path, x_train=images[:num_train], y_train=np.zeros(num_train, "uint8"),
+             x_test=images[num_train:], y_test=np.zeros(num_test, "uint8"))
+    return path

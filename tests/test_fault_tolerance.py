@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.runs import subprocess_env
+from tests.runs import write_binary_npz
 
 SCRIPT = textwrap.dedent(
     """
@@ -46,10 +47,7 @@ def _run(output, model, mode):
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fault")
-    rng = np.random.default_rng(0)
-    images = (rng.random((80, 8, 8)) > 0.5).astype("uint8") * 255
-    np.savez(folder / "data.npz", x_train=images[:64], y_train=np.zeros(64, "uint8"),
-             x_test=images[64:], y_test=np.zeros(16, "uint8"))
+    write_binary_npz(folder / "data.npz", num_train=64)  # 4 steps of 16 per epoch
     return folder
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.runs import subprocess_env
+from tests.runs import write_binary_npz
 
 SCRIPT = textwrap.dedent(
     """
@@ -55,12 +56,8 @@ def _free_ports(count):
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("multi_worker")
-    rng = np.random.default_rng(0)
-    images = (rng.random((64, 8, 8)) > 0.5).astype("uint8") * 255
-    np.savez(folder / "data.npz", x_train=images[:48], y_train=np.zeros(48, "uint8"),
-             x_test=images[48:], y_test=np.zeros(16, "uint8"))
-    return folder / "data.npz"
+    # 48 images: 3 full global batches of 16, so one process and two workers see the same.
+    return write_binary_npz(tmp_path_factory.mktemp("multi_worker") / "data.npz", num_train=48)
 
 
 def _workers(data_file, output, model, dumps, mode="run"):
