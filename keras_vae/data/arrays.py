@@ -97,3 +97,19 @@ def binarize_batch(x, binarize, seed=None):
         u = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=tf.float32)
         return tf.cast(u < x, tf.float32)
     return x
+
+
+def numpy_batches(data, batch_size=256):
+    """NumPy batches of ``data``: a ``tf.data.Dataset`` (as it is batched; elements are
+    arrays or ``(images, labels)`` pairs), a pair of arrays, or one array."""
+    if isinstance(data, tf.data.Dataset):
+        yield from data.as_numpy_iterator()
+        return
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = (np.asarray(a) for a in data)
+        for i in range(0, len(x), batch_size):
+            yield x[i : i + batch_size], y[i : i + batch_size]
+        return
+    x = np.asarray(data)
+    for i in range(0, len(x), batch_size):
+        yield x[i : i + batch_size]

@@ -67,9 +67,7 @@ def representation(model, batch_size=512):
 def sample_codes(ground_truth, represent, num, rng, batch=2048):
     """``(codes, factors)`` of ``num`` observations with random factors."""
     factors = ground_truth.sample_factors(num, rng)
-    codes = np.concatenate([represent(ground_truth.observations(factors[i:i + batch]))
-                            for i in range(0, num, batch)])
-    return codes, factors
+    return _codes_of(ground_truth, represent, factors, batch), factors
 
 
 # ---------------------------------------------------------------------------- MIG

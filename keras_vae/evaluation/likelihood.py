@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import losses
+from keras_vae.data.arrays import numpy_batches
 from keras_vae.models import ConditionalVAE
 from keras_vae.models.base import BaseVAE
 from keras_vae.validation import check_positive_int
@@ -103,27 +104,11 @@ def _chunk(model, x, condition, mean, log_var, prior_mean, prior_log_var, seed, 
 def _batches(data, labels_needed, keep_labels=False):
     """Yields ``(x, labels or None)`` NumPy batches from a dataset or an array (labels when
     the model needs them, or with ``keep_labels`` whenever the data has them)."""
-    keep = labels_needed or keep_labels
-    if isinstance(data, tf.data.Dataset):
-        for element in data:
-            if isinstance(element, (tuple, list)):
-                x, y = element[0], element[1]
-                yield np.asarray(x), (np.asarray(y) if keep else None)
-            else:
-                if labels_needed:
-                    raise ValueError("A conditional model needs (images, labels) batches.")
-                yield np.asarray(element), None
-        return
-    if isinstance(data, (tuple, list)):
-        x, y = (np.asarray(a) for a in data)
-        for i in range(0, len(x), 256):
-            yield x[i:i + 256], (y[i:i + 256] if keep else None)
-        return
-    if labels_needed:
-        raise ValueError("A conditional model needs (images, labels).")
-    x = np.asarray(data)
-    for i in range(0, len(x), 256):
-        yield x[i:i + 256], None
+    for batch in numpy_batches(data):
+        x, y = batch if isinstance(batch, tuple) else (batch, None)
+        if y is None and labels_needed:
+            raise ValueError("A conditional model needs (images, labels) batches.")
+        yield x, (y if labels_needed or keep_labels else None)
 
 
 def iwae_nll(model, data, num_samples=1000, seed=0, max_examples=None, batch_size=None,

@@ -98,10 +98,10 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     log("Test objective ...")
     metrics["test"] = {k: float(v) for k, v in model.evaluate(
         eval_data, verbose=0, return_dict=True).items()}
-    batch = next(iter(eval_data))
-    x = np.asarray(batch[0] if conditional else batch)
-    y = np.asarray(batch[1]) if conditional else (
-        np.asarray(next(iter(labelled))[1]) if labelled is not None else None)
+    # One test batch for the pictures (with its labels when the data has them).
+    batch = next(iter(labelled if labelled is not None else images))
+    x, y = (np.asarray(batch[0]), np.asarray(batch[1])) if labelled is not None else (
+        np.asarray(batch), None)
 
     if gaussian:
         if nll_samples:

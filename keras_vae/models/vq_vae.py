@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.data.arrays import numpy_batches
 from keras_vae.layers import VectorQuantizer
 from keras_vae.layers import kmeans
 from keras_vae.models.base import BaseAutoencoder
@@ -214,7 +215,7 @@ class VQVAE(BaseAutoencoder):
         ``data`` is a ``tf.data.Dataset`` of images or ``(images, labels)``, or an array.
         """
         codes, labels = [], []
-        for batch in _batches(data, batch_size):
+        for batch in numpy_batches(data, batch_size):
             if isinstance(batch, (tuple, list)):
                 x, y = batch
                 labels.append(np.asarray(y).reshape(-1))
@@ -383,23 +384,8 @@ class VQVAE(BaseAutoencoder):
         return super().from_config(config)
 
 
-def _batches(data, batch_size):
-    """Iterates numpy batches of a dataset (as it is batched) or of an array."""
-    if isinstance(data, tf.data.Dataset):
-        yield from data.as_numpy_iterator()
-        return
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = (np.asarray(a) for a in data)
-        for i in range(0, len(x), batch_size):
-            yield x[i : i + batch_size], y[i : i + batch_size]
-        return
-    x = np.asarray(data)
-    for i in range(0, len(x), batch_size):
-        yield x[i : i + batch_size]
-
-
 def _image_batches(data, num_batches, batch_size=512):
-    for i, batch in enumerate(_batches(data, batch_size)):
+    for i, batch in enumerate(numpy_batches(data, batch_size)):
         if i >= num_batches:
             return
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
