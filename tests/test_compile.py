@@ -1,5 +1,6 @@
 """The compiled step: XLA by default where it is faster on CPU, same numbers as the graph step,
-input checks kept when XLA is on, and the choice saved with the model."""
+input checks kept when XLA is on, several steps per call where that is exact, and the
+choices saved with the model."""
 
 import keras
 import numpy as np
@@ -88,3 +89,70 @@ def test_the_choice_is_saved_with_the_model(tmp_path):
         path = str(tmp_path / f"model_{jit}.keras")
         model.save(path)
         assert keras.saving.load_model(path).jit_compile is jit
+
+
+def test_auto_steps_per_execution_runs_exactly_the_steps_asked_for():
+    # Keras runs whole executions, so on repeated data an execution that does not divide
+    # steps_per_epoch would run past the epoch's end and take the next epoch's batches.
+    x = images(64)
+    data = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    weights = {}
+    for steps_per_execution in ("auto", 1):
+        model = mlp()
+        model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                      steps_per_execution=steps_per_execution)
+        model.fit(data.repeat(), epochs=2, steps_per_epoch=10, verbose=0,
+                  validation_data=data.repeat(), validation_steps=4)
+        assert int(model.optimizer.iterations) == 20
+        weights[steps_per_execution] = [w.numpy() for w in model.trainable_weights]
+    assert model.steps_per_execution == 1
+    for auto, single in zip(weights["auto"], weights[1]):
+        np.testing.assert_allclose(auto, single, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_steps_per_execution_is_resolved_for_each_run():
+    model = mlp()
+    model.compile(optimizer="adam")
+    data = tf.data.Dataset.from_tensor_slices(images(64)).batch(4)
+    model.fit(data, epochs=1, verbose=0)  # a finite dataset ends the epoch itself
+    assert model.steps_per_execution == kv.models.base.AUTO_STEPS_PER_EXECUTION
+    model.fit(data.repeat(), epochs=1, steps_per_epoch=12, verbose=0)
+    assert model.steps_per_execution == 12
+    model.fit(data.repeat(), epochs=1, steps_per_epoch=10, verbose=0,
+              validation_data=data, validation_steps=16)  # the validation data ends first
+    assert model.steps_per_execution == 10
+    model.evaluate(data.repeat(), steps=9, verbose=0)
+    assert model.steps_per_execution == 9
+    model.predict(data.take(3), verbose=0)
+    assert model.steps_per_execution == kv.models.base.AUTO_STEPS_PER_EXECUTION
+
+
+def test_steps_per_execution_choices_eager_strategies_and_bad_values():
+    model = mlp()
+    model.compile(optimizer="adam", steps_per_execution=5)
+    model.fit(images(), batch_size=4, epochs=1, verbose=0)
+    assert model.steps_per_execution == 5 and not model.auto_steps_per_execution
+    model.compile(optimizer="adam", run_eagerly=True)
+    model.fit(images(), batch_size=4, epochs=1, verbose=0)
+    assert model.steps_per_execution == 1
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        scoped = mlp()
+        scoped.compile(optimizer="adam")
+        scoped.fit(images(), batch_size=4, epochs=1, verbose=0)
+    assert scoped.steps_per_execution == 1
+    for bad in (0, -2, 1.5, "fast", True):
+        with pytest.raises(ValueError, match="steps_per_execution"):
+            model.compile(optimizer="adam", steps_per_execution=bad)
+
+
+def test_auto_steps_per_execution_is_saved_as_auto(tmp_path):
+    model = mlp()
+    model.compile(optimizer="adam")
+    model.fit(images(), batch_size=4, epochs=1, verbose=0)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.auto_steps_per_execution
+    loaded.fit(tf.data.Dataset.from_tensor_slices(images()).batch(4).repeat(), epochs=1,
+               steps_per_epoch=3, verbose=0)
+    assert loaded.steps_per_execution == 3

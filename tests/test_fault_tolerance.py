@@ -47,7 +47,9 @@ def _run(output, model, mode):
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fault")
-    write_binary_npz(folder / "data.npz", num_train=64)  # 4 steps of 16 per epoch
+    # 40 steps of 16 per epoch: "auto" runs 20 steps per execution, so the kill after batch 1
+    # of epoch 3 comes halfway through it.
+    write_binary_npz(folder / "data.npz", num_train=640)
     return folder
 
 
@@ -71,10 +73,10 @@ def test_killed_run_resumes_from_its_backup_like_an_uninterrupted_run(data_file,
     got = json.loads(resumed.stdout.split("REPORT", 1)[1])
     assert not (interrupted / "backup").exists()  # removed once training finished
 
-    # 4 epochs x 4 steps, with no step lost or repeated; the data of the resumed epochs is
+    # 4 epochs x 40 steps, with no step lost or repeated; the data of the resumed epochs is
     # the same slice of the seeded stream, and weights, optimizer, EMA statistics and noise
     # state come back: the run ends where the uninterrupted one does, to float round-off.
-    assert got["steps"] == expected["steps"] == 16
+    assert got["steps"] == expected["steps"] == 160
     for part in ("train", "validation"):
         assert set(got[part]) == set(expected[part])
         for name, value in expected[part].items():
