@@ -35,6 +35,21 @@ def test_train_split_is_shuffled_reproducibly_and_completely(tiny_npz):
     np.testing.assert_allclose(np.sort(first.ravel()), np.sort(raw.ravel()), rtol=1e-6)
 
 
+def test_a_repeated_stream_is_a_new_permutation_every_pass(tiny_npz):
+    raw = np.sort((np.load(tiny_npz)["x_train"] / 255.0).ravel())
+    ds = kv.data.load(tiny_npz, batch_size=10, seed=3)
+    steps = int(ds.cardinality())
+    assert steps == -(-len(np.load(tiny_npz)["x_train"]) // 10)
+    stream = batches(ds.repeat().take(2 * steps))
+    passes = [np.concatenate(stream[:steps]), np.concatenate(stream[steps:])]
+    for images in passes:
+        np.testing.assert_allclose(np.sort(images.ravel()), raw, rtol=1e-6)
+    assert not np.array_equal(*passes)
+    dropped = kv.data.load(tiny_npz, batch_size=10, seed=3, drop_remainder=True)
+    assert int(dropped.cardinality()) == len(np.load(tiny_npz)["x_train"]) // 10
+    assert all(len(x) == 10 for x in batches(dropped))
+
+
 @pytest.mark.parametrize("source", ["npz", "shapes"])
 def test_shuffle_once_keeps_one_seeded_order_every_epoch(tiny_npz, source):
     path = tiny_npz if source == "npz" else "shapes"

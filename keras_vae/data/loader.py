@@ -167,15 +167,36 @@ def load(
     return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
 
 
+def _index_batches(n, batch_size, shuffle, seed, drop_remainder):
+    """Batches of the indices ``0..n-1``, one pass per iteration: a single permutation per
+    pass (drawn from ``seed``; a new one each pass unless ``shuffle="once"``) cut into
+    batches, so no per-example element goes through the pipeline (a ``shuffle`` of the
+    indices took about half the time of an MNIST pass)."""
+    full, rest = divmod(n, batch_size)
+    keep_rest = rest > 0 and not drop_remainder
+
+    def cut(order):
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(order[: full * batch_size], [full, batch_size]))
+        if keep_rest:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:]))
+        return batches
+
+    if not shuffle:
+        ds = cut(tf.range(n, dtype=tf.int64))
+    else:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=shuffle != "once")
+        ds = seeds.batch(2).take(1).flat_map(
+            lambda pair: cut(tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), pair)))
+    return ds.apply(tf.data.experimental.assert_cardinality(full + int(keep_rest)))
+
+
 def _in_memory(images, label_array, batch_size, shuffle, seed, drop_remainder):
     """Shuffles indices and gathers whole batches: no per-example work in the pipeline."""
-    n = len(images)
     images_t = tf.constant(images)
     labels_t = None if label_array is None else tf.constant(label_array)
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=shuffle != "once")
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = _index_batches(len(images), batch_size, shuffle, seed, drop_remainder)
     if labels_t is None:
         return ds.map(lambda i: tf.gather(images_t, i), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.map(
