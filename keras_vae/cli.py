@@ -9,6 +9,14 @@ import os
 import sys
 
 MODELS = ("vae", "beta_vae", "beta_vae_capacity", "cvae", "vqvae")
+#: ``--dense-units`` when not given, for the conv Gaussian models: with the default filters,
+#: Burgess et al.'s dSprites network. Without these layers a β-VAE on shapes hardly
+#: disentangles (benchmarks/disentanglement_shapes.py).
+CONV_DENSE_UNITS = (256, 256)
+
+
+def _units_text(units):
+    return ",".join(map(str, units)) or "none"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +65,10 @@ def _int_list(text):
     return tuple(_parse_number(v, int, 1, "positive integers") for v in parts)
 
 
+def _int_list_or_none(text):
+    return () if text.strip().lower() == "none" else _int_list(text)
+
+
 def _add_run_arguments(parser, epochs, epochs_help):
     """The model, data and step flags that ``train`` and ``tune`` share."""
     parser.add_argument("--model", choices=MODELS, default="vae")
@@ -94,9 +106,15 @@ def build_parser():
     t.add_argument("--hidden-units", type=_int_list, default=None,
                    help="MLP widths, comma-separated (default 400)")
     t.add_argument("--filters", type=_int_list, default=None,
-                   help="conv channels per stride-2 stage (default 32,32,64,64, the dSprites "
-                   "network of Burgess et al.; the course ConvVAE is 32,64,128 with "
+                   help="conv channels per stride-2 stage (default 32,32,64,64, the conv "
+                   "trunk of the dSprites network of Burgess et al.; the course ConvVAE is "
+                   "32,64,128 with --dense-units none and "
                    "--latent-dim 128; vqvae: 32,64, a 7x7 code grid on MNIST)")
+    t.add_argument("--dense-units", type=_int_list_or_none, default=None,
+                   help="conv only: ReLU dense layers between the conv trunk and the latent, "
+                   f"comma-separated, or none (default {_units_text(CONV_DENSE_UNITS)}: with "
+                   "the default filters, the dSprites network of Burgess et al.; the course "
+                   "ConvVAE has none)")
     t.add_argument("--free-bits", type=_non_negative_float, default=None,
                    help="KL floor per latent dimension in nats (default 0)")
     t.add_argument("--beta", type=_non_negative_float, default=None,
@@ -237,6 +255,7 @@ CAPACITY = ("beta_vae_capacity", "cvae")
 MODEL_FLAGS = {
     "--latent-dim": ("latent_dim", "latent_dim", GAUSSIAN),
     "--hidden-units": ("hidden_units", "hidden_units", GAUSSIAN),
+    "--dense-units": ("dense_units", "dense_units", GAUSSIAN),
     "--free-bits": ("free_bits", "free_bits", GAUSSIAN),
     "--beta": ("beta", None, BETA),
     "--kl-warmup-steps": ("kl_warmup_steps", None, BETA),
@@ -282,8 +301,14 @@ def _model_kwargs(args, parser):
             kwargs["dead_code_steps"] = None
         return {"filters": args.filters or (32, 64), "likelihood": args.likelihood, **kwargs}
     kwargs.setdefault("latent_dim", 4 if args.model == "cvae" else 10)
+    architecture = args.architecture or "conv"
+    if architecture == "mlp" and args.dense_units:
+        parser.error("--dense-units is for --architecture conv; the MLP's layers are "
+                     "--hidden-units")
+    if architecture == "conv":
+        kwargs.setdefault("dense_units", CONV_DENSE_UNITS)
     kwargs.update({
-        "architecture": args.architecture or "conv",
+        "architecture": architecture,
         "hidden_units": args.hidden_units or (400,),
         "filters": args.filters or (32, 32, 64, 64),
         "likelihood": args.likelihood,

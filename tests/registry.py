@@ -17,7 +17,7 @@ MODELS = {
     "vae_conv_gaussian": (
         kv.VAE,
         dict(input_shape=(8, 8, 3), latent_dim=3, architecture="conv", filters=(4, 8),
-             likelihood="gaussian", likelihood_scale="learned"),
+             dense_units=(6,), likelihood="gaussian", likelihood_scale="learned"),
     ),
     "beta_vae_warmup": (
         kv.BetaVAE,
@@ -36,7 +36,8 @@ MODELS = {
     "cvae_embedding_conv_prior_capacity": (
         kv.ConditionalVAE,
         dict(input_shape=(8, 8, 3), num_classes=4, latent_dim=3, architecture="conv",
-             filters=(4, 8), conditioning="embedding", embedding_dim=5, conditional_prior=True,
+             filters=(4, 8), dense_units=(5, 4), conditioning="embedding", embedding_dim=5,
+             conditional_prior=True,
              capacity_max=5.0, capacity_steps=10, likelihood="gaussian"),
     ),
     # `prior` holds PixelCNN arguments; `build` makes a fresh prior for every model.

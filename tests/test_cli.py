@@ -65,6 +65,9 @@ def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
         (["--strategy", "horovod"], "invalid choice"),
         (["--strategy", "tpu"], "needs a TPU"),
         (["--mixed-precision", "float8"], "invalid choice"),
+        (["--architecture", "mlp", "--dense-units", "64"], "--dense-units is for --architecture conv"),
+        (["--model", "vqvae", "--dense-units", "64"], "--dense-units does not apply to --model vqvae"),
+        (["--dense-units", "256,0"], "positive integers"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -278,3 +281,14 @@ def test_evaluate_bad_arguments_exit_2(argv, message, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_dense_units_reach_the_model():
+    from keras_vae import cli
+
+    parser = cli.build_parser()
+    for argv, expected in ((["--dense-units", "256,128"], (256, 128)),
+                           (["--dense-units", "none"], ()),
+                           ([], cli.CONV_DENSE_UNITS)):
+        args = parser.parse_args(["train", *argv])
+        assert cli._model_kwargs(args, parser)["dense_units"] == expected

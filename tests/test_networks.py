@@ -44,10 +44,27 @@ def test_course_conv_vae_layers_and_parameters():
     assert decoder.count_params() == (128 * 1152 + 1152) + deconv_params
 
 
+def test_dense_units_make_the_burgess_dsprites_network():
+    encoder, decoder = networks.build_encoder_decoder(
+        "conv", (64, 64, 1), 10, filters=(32, 32, 64, 64), dense_units=(256, 256)
+    )
+    dense = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert [(tuple(layer.kernel.shape), layer.activation.__name__) for layer in dense] == [
+        ((1024, 256), "relu"), ((256, 256), "relu"), ((256, 10), "linear"),
+        ((256, 10), "linear")]
+    dense = [layer for layer in decoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert [(tuple(layer.kernel.shape), layer.activation.__name__) for layer in dense] == [
+        ((10, 256), "relu"), ((256, 256), "relu"), ((256, 1024), "relu")]
+    assert tuple(decoder(np.zeros((2, 10), "float32")).shape) == (2, 64, 64, 1)
+    with pytest.raises(ValueError, match="dense_units.*hidden_units"):
+        networks.build_encoder_decoder("mlp", (8, 8, 1), 2, dense_units=(4,))
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         (dict(input_shape=(28, 28)), "input_shape"),
+        (dict(input_shape=(28, 28, 1), dense_units=(0,)), "dense_units"),
         (dict(input_shape=(28, 28, 1), latent_dim=0), "latent_dim"),
         (dict(input_shape=(4, 4, 1), filters=(8, 8, 8, 8)), "below one pixel"),
         (dict(input_shape=(28, 28, 1), filters=()), "filters"),

@@ -550,6 +550,10 @@ class BaseVAE(BaseAutoencoder):
         hidden_units: MLP hidden layer widths (encoder order; the decoder mirrors them).
         filters: Conv channels per stride-2 stage (encoder order).
         kernel_size: Conv kernel size.
+        dense_units: Conv only: widths of ReLU dense layers between the conv trunk and the
+            latent (encoder order; the decoder mirrors them). Default none, the course
+            ConvVAE; ``(256, 256)`` with ``filters=(32, 32, 64, 64)`` is the dSprites network
+            of Burgess et al. 2018.
         likelihood: ``"bernoulli"`` (pixels in [0, 1], logits out) or ``"gaussian"``
             (``N(sigmoid(logits), sigma^2)`` per pixel).
         likelihood_scale: The Gaussian sigma: a fixed positive number (default 0.1, on
@@ -575,6 +579,7 @@ class BaseVAE(BaseAutoencoder):
         hidden_units=(400,),
         filters=(32, 64, 128),
         kernel_size=4,
+        dense_units=(),
         likelihood="bernoulli",
         likelihood_scale=0.1,
         free_bits=0.0,
@@ -597,6 +602,7 @@ class BaseVAE(BaseAutoencoder):
         self.hidden_units = check_int_tuple("hidden_units", hidden_units)
         self.filters = check_int_tuple("filters", filters, allow_empty=False)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.dense_units = check_int_tuple("dense_units", dense_units)
         self.free_bits = check_number("free_bits", free_bits, minimum=0.0)
         self._init_kl_weighting(beta, capacity_max, capacity_steps, gamma)
 
@@ -614,6 +620,7 @@ class BaseVAE(BaseAutoencoder):
             hidden_units=self.hidden_units,
             filters=self.filters,
             kernel_size=self.kernel_size,
+            dense_units=self.dense_units,
         )
 
     def _init_kl_weighting(self, beta, capacity_max, capacity_steps, gamma):
@@ -786,6 +793,7 @@ class BaseVAE(BaseAutoencoder):
             "hidden_units": self.hidden_units,
             "filters": self.filters,
             "kernel_size": self.kernel_size,
+            "dense_units": self.dense_units,
             "free_bits": self.free_bits,
         }
         if self.has_kl_weighting:
@@ -799,4 +807,4 @@ class BaseVAE(BaseAutoencoder):
             )
         return config
 
-    tuple_config_keys = ("input_shape", "hidden_units", "filters")
+    tuple_config_keys = ("input_shape", "hidden_units", "filters", "dense_units")

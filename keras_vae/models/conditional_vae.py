@@ -99,7 +99,7 @@ class ConditionalVAE(BaseVAE):
     def build_networks(self):
         return build_encoder_decoder(
             self.architecture, self.image_shape, self.latent_dim, hidden_units=self.hidden_units,
-            filters=self.filters, kernel_size=self.kernel_size,
+            filters=self.filters, kernel_size=self.kernel_size, dense_units=self.dense_units,
             condition_dim=self.label_encoding.output_dim,
         )
 

@@ -15,20 +15,31 @@ def build_encoder_decoder(
     architecture, input_shape, latent_dim, hidden_units=(400,), filters=(32, 64, 128),
     kernel_size=4,
     condition_dim=0,
+    dense_units=(),
 ):
     """Returns ``(encoder, decoder)`` for ``architecture`` in ``("mlp", "conv")``.
 
     With ``condition_dim > 0`` both take a condition vector ``c`` as a second input.
+    ``dense_units`` (dense layers between the conv trunk and the latent) is for ``"conv"``;
+    the MLP's layers are ``hidden_units``.
     """
     if architecture == "mlp":
+        if dense_units:
+            raise ValueError(
+                "`dense_units` adds dense layers to the conv architecture; the MLP's layers "
+                f"are `hidden_units`. Received: dense_units={dense_units!r} with "
+                "architecture='mlp'"
+            )
         return (
             build_mlp_encoder(input_shape, latent_dim, hidden_units, condition_dim),
             build_mlp_decoder(input_shape, latent_dim, hidden_units, condition_dim),
         )
     if architecture == "conv":
         return (
-            build_conv_encoder(input_shape, latent_dim, filters, kernel_size, condition_dim),
-            build_conv_decoder(input_shape, latent_dim, filters, kernel_size, condition_dim),
+            build_conv_encoder(input_shape, latent_dim, filters, kernel_size, condition_dim,
+                               dense_units),
+            build_conv_decoder(input_shape, latent_dim, filters, kernel_size, condition_dim,
+                               dense_units),
         )
     raise ValueError(
         f"`architecture` must be one of {ARCHITECTURES}. Received: architecture={architecture!r}"

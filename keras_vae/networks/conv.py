@@ -132,12 +132,13 @@ def _residual_stack(h, num_blocks, units, name):
 
 def build_conv_encoder(
     input_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, condition_dim=0,
-    name="encoder",
+    dense_units=(), name="encoder",
 ):
-    """Stride-2 ``Conv2D`` + ReLU per entry of ``filters``, flatten, linear (mean, log_var).
+    """Stride-2 ``Conv2D`` + ReLU per entry of ``filters``, flatten, a ReLU ``Dense`` layer per
+    entry of ``dense_units`` (none by default), linear (mean, log_var).
 
     With ``condition_dim > 0`` a condition vector ``c`` joins the flattened features of the
-    convolutional trunk, before the linear heads.
+    convolutional trunk, before the dense layers.
 
     Returns:
         A functional ``keras.Model`` mapping ``[batch, H, W, C]`` images to
@@ -148,6 +149,8 @@ def build_conv_encoder(
     x_in = keras.Input(shape=tuple(input_shape), name="x")
     h = keras.layers.Flatten(name="flatten")(_downsample(x_in, filters, kernel_size))
     h, inputs = join_condition(h, x_in, condition_dim)
+    for i, units in enumerate(check_int_tuple("dense_units", dense_units)):
+        h = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(h)
     mean = keras.layers.Dense(latent_dim, name="mean")(h)
     log_var = keras.layers.Dense(latent_dim, name="log_var")(h)
     return keras.Model(inputs, [mean, log_var], name=name)
@@ -155,9 +158,13 @@ def build_conv_encoder(
 
 def build_conv_decoder(
     output_shape, latent_dim, filters=(32, 64, 128), kernel_size=4, condition_dim=0,
-    name="decoder",
+    dense_units=(), name="decoder",
 ):
-    """Linear map to the encoder's last feature map, then stride-2 ``Conv2DTranspose`` back.
+    """A map to the encoder's last feature map, then stride-2 ``Conv2DTranspose`` back.
+
+    The map is linear by default (the course ConvVAE); with ``dense_units`` it is the
+    encoder's ReLU ``Dense`` layers in reverse order and a ReLU projection (the dSprites
+    networks of Burgess et al. 2018 and disentanglement_lib).
 
     The transposed convolutions output ``filters`` in reverse order (ReLU after each) and end
     with ``output_shape[-1]`` channels of logits, no activation.
@@ -171,7 +178,11 @@ def build_conv_decoder(
     z_in = keras.Input(shape=(latent_dim,), name="z")
     h, inputs = join_condition(z_in, z_in, condition_dim)
     bottom = (*sizes[-1], filters[-1])
-    h = keras.layers.Dense(math.prod(bottom), name="project")(h)
+    dense_units = check_int_tuple("dense_units", dense_units)
+    for i, units in reversed(list(enumerate(dense_units))):
+        h = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(h)
+    h = keras.layers.Dense(math.prod(bottom), activation="relu" if dense_units else None,
+                           name="project")(h)
     h = keras.layers.Reshape(bottom, name="reshape")(h)
     h = _upsample(h, sizes, filters, kernel_size, output_shape[-1])
     return keras.Model(inputs, h, name=name)
