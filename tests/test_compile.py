@@ -140,6 +140,10 @@ def test_steps_per_execution_choices_eager_strategies_and_bad_values():
         scoped.compile(optimizer="adam")
         scoped.fit(images(), batch_size=4, epochs=1, verbose=0)
     assert scoped.steps_per_execution == 1
+    conv = kv.VAE(input_shape=(8, 8, 1), latent_dim=3, architecture="conv", filters=(4,))
+    conv.compile(optimizer="adam")  # the graph step: one step per call
+    conv.fit(images(), batch_size=4, epochs=1, verbose=0)
+    assert conv.auto_steps_per_execution and conv.steps_per_execution == 1
     for bad in (0, -2, 1.5, "fast", True):
         with pytest.raises(ValueError, match="steps_per_execution"):
             model.compile(optimizer="adam", steps_per_execution=bad)

@@ -249,9 +249,12 @@ class ObjectiveModel(keras.Model):
         call into the compiled step, chosen when ``fit``/``evaluate``/``predict`` starts:
         the largest number up to that which divides ``steps_per_epoch`` (and
         ``validation_steps``, ``steps``) whenever those stop before the end of the data (on
-        repeated data Keras would otherwise run past them); 1 eagerly, in a distribution
-        strategy's scope and for a model on several replicas. Per-step Python work is what it saves: on this 2-core CPU the
-        784-400-20 VAE trains about 1.2x faster at batch 128 (``benchmarks/throughput.py``).
+        repeated data Keras would otherwise run past them). It is used with the XLA step
+        (``jit_compile``), where per-step Python work is a large share: on this 2-core CPU
+        the 784-400-20 VAE trains about 1.2x faster at batch 128
+        (``benchmarks/throughput.py``). With the graph step (conv models), eagerly and under
+        a distribution strategy it is 1: on the MNIST ConvVAE its gain was within noise, and
+        it made the conv VAE on shapes slower (145 s against 98 s for the main job).
         As with any ``steps_per_execution`` above 1, batch-level callback hooks run once per
         call (their ``batch`` is the call's last step); pass ``steps_per_execution=1`` for a
         callback that must see every step. An integer is used as given.
@@ -289,7 +292,7 @@ class ObjectiveModel(keras.Model):
         changes."""
         if not getattr(self, "auto_steps_per_execution", False):
             return
-        limit = 1 if self.run_eagerly or self._distributed() else AUTO_STEPS_PER_EXECUTION
+        limit = AUTO_STEPS_PER_EXECUTION if self._xla_core() else 1
         counts = [steps for steps, data in runs if steps is not None and not _ends_by(data, steps)]
         steps_per_execution = max(d for d in range(1, limit + 1)
                                   if all(steps % d == 0 for steps in counts))
