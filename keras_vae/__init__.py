@@ -27,6 +27,7 @@ from keras_vae import schedules
 from keras_vae.models import priors
 from keras_vae.models import BetaVAE
 from keras_vae.models import ConditionalVAE
+from keras_vae.models import IWAE
 from keras_vae.models import VAE
 from keras_vae.models import VQVAE
 from keras_vae.version import __version__
@@ -51,6 +52,7 @@ def __getattr__(name):
 __all__ = [
     "BetaVAE",
     "ConditionalVAE",
+    "IWAE",
     "VAE",
     "VQVAE",
     "__version__",

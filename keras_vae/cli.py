@@ -8,12 +8,27 @@ import argparse
 import os
 import sys
 
-MODELS = ("vae", "beta_vae", "beta_vae_capacity", "cvae", "vqvae")
+
+def _model_kinds():
+    """The registered model kinds (:data:`keras_vae.models.MODEL_KINDS`)."""
+    from keras_vae.models import MODEL_KINDS
+
+    return tuple(MODEL_KINDS)
+
 #: ``--dense-units`` when not given, for the conv Gaussian models. ``256,256`` (Burgess et al.'s
 #: dSprites network with the default filters) is what a β-VAE needs to disentangle shapes
 #: (benchmarks/disentanglement_shapes.py, batch 64, Adam 5e-4), but with the main job's Adam
 #: 1e-3 and batch 128 it stays collapsed (KL 0.02 nats) through its 1,000 steps.
 CONV_DENSE_UNITS = ()
+
+
+def _default(kind, name):
+    """The library's default of constructor argument (or training option) ``name`` of model
+    ``kind``, for the help texts."""
+    from keras_vae.models import kind_defaults
+    from keras_vae.models import model_class
+
+    return {**model_class(kind)[0].training_options, **kind_defaults(kind)}[name]
 
 
 def _units_text(units):
@@ -72,7 +87,7 @@ def _int_list_or_none(text):
 
 def _add_run_arguments(parser, epochs, epochs_help):
     """The model, data and step flags that ``train`` and ``tune`` share."""
-    parser.add_argument("--model", choices=MODELS, default="vae")
+    parser.add_argument("--model", choices=_model_kinds(), default="vae")
     parser.add_argument("--dataset", default="shapes",
                         help="shapes (embedded, default), a TFDS name, or a path to .npz / IDX "
                         "data")
@@ -118,36 +133,38 @@ def build_parser():
                    "one that disentangles shapes (with --batch-size 64 --learning-rate 5e-4)")
     t.add_argument("--free-bits", type=_non_negative_float, default=None,
                    help="KL floor per latent dimension in nats (default 0)")
+    t.add_argument("--num-samples", type=_positive_int, default=None,
+                   help=f"iwae: importance samples k of the training bound (default {_default('iwae', 'num_samples')})")
     t.add_argument("--beta", type=_non_negative_float, default=None,
-                   help="beta_vae: the KL weight (default 4)")
+                   help=f"beta_vae: the KL weight (default {_default('beta_vae', 'beta'):g})")
     t.add_argument("--kl-warmup-steps", type=_positive_int, default=None,
                    help="beta_vae: raise beta linearly from 0 over this many steps")
     t.add_argument("--capacity-max", type=_non_negative_float, default=None,
-                   help="beta_vae_capacity: C_max in nats (default 25)")
+                   help=f"beta_vae_capacity: C_max in nats (default {_default('beta_vae_capacity', 'capacity_max'):g})")
     t.add_argument("--capacity-steps", type=_positive_int, default=None,
-                   help="beta_vae_capacity: steps for C to reach C_max (default 100000)")
+                   help=f"beta_vae_capacity: steps for C to reach C_max (default {_default('beta_vae_capacity', 'capacity_steps')})")
     t.add_argument("--gamma", type=_non_negative_float, default=None,
-                   help="beta_vae_capacity: weight of |KL - C| (default 1000)")
+                   help=f"beta_vae_capacity: weight of |KL - C| (default {_default('beta_vae_capacity', 'gamma'):g})")
     t.add_argument("--num-classes", type=_positive_int, default=None,
-                   help="cvae: number of classes (default 10)")
+                   help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
     t.add_argument("--conditioning", choices=("one_hot", "embedding"), default=None,
                    help="cvae: how the label enters the networks (default one_hot)")
     t.add_argument("--standard-prior", action="store_true",
                    help="cvae: use N(0, I) as p(z|c) instead of the learned prior")
     t.add_argument("--num-embeddings", type=_positive_int, default=None,
-                   help="vqvae: codebook size K (default 128)")
+                   help=f"vqvae: codebook size K (default {_default('vqvae', 'num_embeddings')})")
     t.add_argument("--embedding-dim", type=_positive_int, default=None,
-                   help="vqvae: code size D (default 16)")
+                   help=f"vqvae: code size D (default {_default('vqvae', 'embedding_dim')})")
     t.add_argument("--commitment-cost", type=_non_negative_float, default=None,
-                   help="vqvae: commitment weight beta (default 0.25)")
+                   help=f"vqvae: commitment weight beta (default {_default('vqvae', 'commitment_cost'):g})")
     t.add_argument("--ema-decay", type=_decay, default=None,
-                   help="vqvae: decay of the EMA codebook updates (default 0.99)")
+                   help=f"vqvae: decay of the EMA codebook updates (default {_default('vqvae', 'ema_decay'):g})")
     t.add_argument("--gradient-codebook", action="store_true",
                    help="vqvae: learn the codebook by its loss instead of by EMA")
     t.add_argument("--dead-code-steps", type=_non_negative_int, default=None,
-                   help="vqvae: re-seed codes unused for this many steps (default 50; 0: never)")
+                   help=f"vqvae: re-seed codes unused for this many steps (default {_default('vqvae', 'dead_code_steps')}; 0: never)")
     t.add_argument("--residual-blocks", type=_non_negative_int, default=None,
-                   help="vqvae: residual blocks in encoder and decoder (default 0)")
+                   help=f"vqvae: residual blocks in encoder and decoder (default {_default('vqvae', 'residual_blocks')})")
     t.add_argument("--kmeans-init", action="store_true",
                    help="vqvae: start the codebook at k-means centres of encoder outputs")
     t.add_argument("--prior-epochs", type=_non_negative_int, default=None,
@@ -192,7 +209,7 @@ def build_parser():
     u.add_argument("--architecture", choices=("mlp", "conv"), default=None,
                    help="default mlp (vqvae is convolutional only)")
     u.add_argument("--num-classes", type=_positive_int, default=None,
-                   help="cvae: number of classes (default 10)")
+                   help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
     u.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="pin a hyperparameter of the search space (repeatable), e.g. "
                    "--fix latent_dim=8")
@@ -248,60 +265,78 @@ def build_parser():
     return parser
 
 
-GAUSSIAN = ("vae", "beta_vae", "beta_vae_capacity", "cvae")
-BETA = ("beta_vae", "cvae")
-CAPACITY = ("beta_vae_capacity", "cvae")
-
-#: Model flags: ``flag -> (args attribute, constructor argument or None, models it applies to)``.
+#: Model flags: ``flag -> (args attribute, what it sets)``: a constructor argument or a
+#: training option of :func:`keras_vae.training.train`. A flag applies to the models whose
+#: constructor (or ``training_options``) has that name (:func:`keras_vae.models.applies`).
 MODEL_FLAGS = {
-    "--latent-dim": ("latent_dim", "latent_dim", GAUSSIAN),
-    "--hidden-units": ("hidden_units", "hidden_units", GAUSSIAN),
-    "--dense-units": ("dense_units", "dense_units", GAUSSIAN),
-    "--free-bits": ("free_bits", "free_bits", GAUSSIAN),
-    "--beta": ("beta", None, BETA),
-    "--kl-warmup-steps": ("kl_warmup_steps", None, BETA),
-    "--capacity-max": ("capacity_max", "capacity_max", CAPACITY),
-    "--capacity-steps": ("capacity_steps", "capacity_steps", CAPACITY),
-    "--gamma": ("gamma", "gamma", CAPACITY),
-    "--num-classes": ("num_classes", "num_classes", ("cvae",)),
-    "--conditioning": ("conditioning", "conditioning", ("cvae",)),
-    "--standard-prior": ("standard_prior", None, ("cvae",)),
-    "--num-embeddings": ("num_embeddings", "num_embeddings", ("vqvae",)),
-    "--embedding-dim": ("embedding_dim", "embedding_dim", ("vqvae",)),
-    "--commitment-cost": ("commitment_cost", "commitment_cost", ("vqvae",)),
-    "--ema-decay": ("ema_decay", "ema_decay", ("vqvae",)),
-    "--gradient-codebook": ("gradient_codebook", None, ("vqvae",)),
-    "--dead-code-steps": ("dead_code_steps", "dead_code_steps", ("vqvae",)),
-    "--residual-blocks": ("residual_blocks", "residual_blocks", ("vqvae",)),
-    "--kmeans-init": ("kmeans_init", None, ("vqvae",)),
-    "--prior-epochs": ("prior_epochs", None, ("vqvae",)),
-    "--class-prior": ("class_prior", None, ("vqvae",)),
+    "--latent-dim": ("latent_dim", "latent_dim"),
+    "--hidden-units": ("hidden_units", "hidden_units"),
+    "--dense-units": ("dense_units", "dense_units"),
+    "--free-bits": ("free_bits", "free_bits"),
+    "--num-samples": ("num_samples", "num_samples"),
+    "--beta": ("beta", "beta"),
+    "--kl-warmup-steps": ("kl_warmup_steps", "beta"),
+    "--capacity-max": ("capacity_max", "capacity_max"),
+    "--capacity-steps": ("capacity_steps", "capacity_steps"),
+    "--gamma": ("gamma", "gamma"),
+    "--num-classes": ("num_classes", "num_classes"),
+    "--conditioning": ("conditioning", "conditioning"),
+    "--standard-prior": ("standard_prior", "conditional_prior"),
+    "--num-embeddings": ("num_embeddings", "num_embeddings"),
+    "--embedding-dim": ("embedding_dim", "embedding_dim"),
+    "--commitment-cost": ("commitment_cost", "commitment_cost"),
+    "--ema-decay": ("ema_decay", "ema_decay"),
+    "--gradient-codebook": ("gradient_codebook", "ema_decay"),
+    "--dead-code-steps": ("dead_code_steps", "dead_code_steps"),
+    "--residual-blocks": ("residual_blocks", "residual_blocks"),
+    "--kmeans-init": ("kmeans_init", "kmeans_init"),
+    "--prior-epochs": ("prior_epochs", "prior_epochs"),
+    "--class-prior": ("class_prior", "class_prior"),
 }
+#: Flags whose value is passed to the constructor under the name they set.
+_DIRECT = ("latent_dim", "hidden_units", "dense_units", "free_bits", "num_samples",
+           "capacity_max", "capacity_steps", "gamma", "num_classes", "conditioning",
+           "num_embeddings", "embedding_dim", "commitment_cost", "ema_decay",
+           "dead_code_steps", "residual_blocks")
+#: The CLI's latent size for Gaussian models whose class keeps the base default (the main
+#: job's shapes VAE); a class with a default of its own (ConditionalVAE: 4) keeps it.
+CLI_LATENT_DIM = 10
 
 
 def _model_kwargs(args, parser):
     """Constructor arguments from the flags; a flag given to a model it does not apply to is
     a usage error, never silently ignored."""
+    from keras_vae.models import BaseVAE
+    from keras_vae.models import applies
+    from keras_vae.models import constructor_defaults
+    from keras_vae.models import kind_defaults
+    from keras_vae.models import model_class
+
+    kind = args.model
+    cls = model_class(kind)[0]
+    defaults = kind_defaults(kind)
     kwargs = {}
-    for flag, (attribute, argument, models) in MODEL_FLAGS.items():
+    for flag, (attribute, target) in MODEL_FLAGS.items():
         value = getattr(args, attribute)
         if value is None or value is False:
             continue
-        if args.model not in models:
-            parser.error(f"{flag} does not apply to --model {args.model}")
-        if argument is not None:
-            kwargs[argument] = value
-    if args.model == "vqvae":
+        if not applies(kind, target):
+            parser.error(f"{flag} does not apply to --model {kind}")
+        if attribute in _DIRECT:
+            kwargs[attribute] = value
+    if cls.latent_kind == "codes":
         if args.architecture == "mlp":
-            parser.error("--model vqvae is convolutional: --architecture mlp does not apply")
+            parser.error(f"--model {kind} is convolutional: --architecture mlp does not apply")
         if args.gradient_codebook:
             if args.ema_decay is not None:
                 parser.error("--gradient-codebook and --ema-decay exclude each other")
             kwargs["ema_decay"] = None
         if args.dead_code_steps == 0:
             kwargs["dead_code_steps"] = None
-        return {"filters": args.filters or (32, 64), "likelihood": args.likelihood, **kwargs}
-    kwargs.setdefault("latent_dim", 4 if args.model == "cvae" else 10)
+        return {"filters": args.filters or defaults["filters"], "likelihood": args.likelihood,
+                **kwargs}
+    if defaults["latent_dim"] == constructor_defaults(BaseVAE)["latent_dim"]:
+        kwargs.setdefault("latent_dim", CLI_LATENT_DIM)
     architecture = args.architecture or "conv"
     if architecture == "mlp" and args.dense_units:
         parser.error("--dense-units is for --architecture conv; the MLP's layers are "
@@ -310,19 +345,19 @@ def _model_kwargs(args, parser):
         kwargs.setdefault("dense_units", CONV_DENSE_UNITS)
     kwargs.update({
         "architecture": architecture,
-        "hidden_units": args.hidden_units or (400,),
+        "hidden_units": args.hidden_units or defaults["hidden_units"],
         "filters": args.filters or (32, 32, 64, 64),
         "likelihood": args.likelihood,
     })
-    if args.model in BETA and (args.beta is not None or args.kl_warmup_steps):
+    if args.beta is not None or args.kl_warmup_steps:
         from keras_vae import schedules
 
-        beta = (4.0 if args.model == "beta_vae" else 1.0) if args.beta is None else args.beta
+        beta = defaults["beta"] if args.beta is None else args.beta
         if args.kl_warmup_steps:
             beta = schedules.LinearWarmup(0.0, beta, args.kl_warmup_steps)
         kwargs["beta"] = beta
-    if args.model == "cvae":
-        kwargs["conditional_prior"] = not args.standard_prior
+    if args.standard_prior:
+        kwargs["conditional_prior"] = False
     return kwargs
 
 
@@ -349,9 +384,9 @@ def _train(args, parser):
         verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
         model_kwargs=model_kwargs,
         export=not args.no_export,
-        prior_epochs=10 if args.prior_epochs is None else args.prior_epochs,
-        class_prior=args.class_prior,
-        kmeans_init=args.kmeans_init,
+        prior_epochs=args.prior_epochs,
+        class_prior=args.class_prior or None,
+        kmeans_init=args.kmeans_init or None,
         strategy=args.strategy,
         mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
         backup=not args.no_backup,
@@ -392,12 +427,16 @@ def _fixed_values(pairs, parser):
 def _tune(args, parser):
     from keras_vae import tuning
 
-    if args.model == "vqvae" and args.architecture == "mlp":
-        parser.error("--model vqvae is convolutional: --architecture mlp does not apply")
-    if args.num_classes is not None and args.model != "cvae":
+    from keras_vae.models import applies
+    from keras_vae.models import model_class
+
+    codes = model_class(args.model)[0].latent_kind == "codes"
+    if codes and args.architecture == "mlp":
+        parser.error(f"--model {args.model} is convolutional: --architecture mlp does not apply")
+    if args.num_classes is not None and not applies(args.model, "num_classes"):
         parser.error(f"--num-classes does not apply to --model {args.model}")
     model_kwargs = {"likelihood": args.likelihood}
-    if args.model != "vqvae":
+    if not codes:
         model_kwargs["architecture"] = args.architecture or "mlp"
     if args.num_classes is not None:
         model_kwargs["num_classes"] = args.num_classes

@@ -16,11 +16,8 @@ import tensorflow as tf
 from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
 from keras_vae import distribute
-from keras_vae import evaluation
 from keras_vae import export as kv_export
 from keras_vae import plotting
-from keras_vae.models import ConditionalVAE
-from keras_vae.models import VQVAE
 from keras_vae.models import build_model
 from keras_vae.models import model_class
 
@@ -95,9 +92,9 @@ def train(
     verbose="auto",
     model_kwargs=None,
     export=True,
-    prior_epochs=10,
-    class_prior=False,
-    kmeans_init=False,
+    prior_epochs=None,
+    class_prior=None,
+    kmeans_init=None,
     strategy="default",
     mixed_precision=None,
     backup=True,
@@ -133,11 +130,13 @@ def train(
         model_kwargs: Constructor arguments for the model.
         export: Write a SavedModel export at the end.
         prior_epochs: ``vqvae``: epochs of the PixelCNN prior trained after the VQ-VAE on the
-            training codes (over ``steps_per_epoch`` batches of them when that is set); 0 skips
-            the prior (and the samples).
+            training codes (over ``steps_per_epoch`` batches of them when that is set; default
+            10); 0 skips the prior (and the samples).
         class_prior: ``vqvae``: make the prior class-conditional (the dataset needs labels).
         kmeans_init: ``vqvae``: start the codebook at k-means centres of the encoder outputs
             of the first 10 training batches.
+            These three are the options of the model's ``training_options`` (``None``: the
+            model's default); one a model does not have is refused unless it is 0/False.
         strategy: A ``tf.distribute.Strategy`` or a name for
             :func:`keras_vae.distribute.get_strategy` (``"auto"``, ``"mirrored"``,
             ``"multi_worker"``, ``"tpu"``, ``"default"``). The model is built, compiled
@@ -186,10 +185,9 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
            prior_epochs, class_prior, kmeans_init, strategy, chief, backup, callbacks, log):
     ckpt_dir = os.path.join(output, "checkpoints")
     cls = model_class(model)[0]
-    conditional = issubclass(cls, ConditionalVAE)
-    vq = issubclass(cls, VQVAE)
-    if not vq and (class_prior or kmeans_init):
-        raise ValueError("class_prior and kmeans_init apply to the vqvae model only.")
+    conditional = cls.needs_labels
+    options = run_options(cls, model, prior_epochs=prior_epochs, class_prior=class_prior,
+                          kmeans_init=kmeans_init)
     initial_epoch = 0
     if resume:
         with strategy.scope():
@@ -217,11 +215,10 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         with strategy.scope():
             vae = build_model(model, input_shape, seed=seed, **(model_kwargs or {}))
             vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
-            if kmeans_init:
-                vae.initialize_codebook(train_ds, num_batches=10)
-    if tuple(vae.image_shape) != input_shape:
+            vae.before_fit(train_ds, **options)
+    if tuple(vae.data_shape) != input_shape:
         raise ValueError(
-            f"The model expects images of shape {vae.image_shape} but {dataset!r} has "
+            f"The model expects data of shape {vae.data_shape} but {dataset!r} has "
             f"{input_shape}."
         )
     os.makedirs(output, exist_ok=True)
@@ -255,21 +252,18 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         )
     else:
         log(f"Nothing to train: the checkpoint already has {initial_epoch} of {epochs} epochs.")
-    if vq and prior_epochs:
-        prior_data = kv_data.load(dataset, split="train", batch_size=batch_size, seed=seed,
-                                  labels=class_prior, binarize=binarize)
-        if steps_per_epoch is not None:
-            prior_data = prior_data.take(steps_per_epoch)
-        log(f"Training the PixelCNN prior for {prior_epochs} epochs.")
-        vae.fit_prior(prior_data, epochs=prior_epochs, batch_size=batch_size,
-                      conditional=class_prior, verbose=verbose)
+    def make_data(labels):
+        return kv_data.load(dataset, split="train", batch_size=batch_size, seed=seed,
+                            labels=labels, binarize=binarize)
+
+    vae.after_fit(make_data, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                  verbose=verbose, log=log, **options)
     vae.save(paths["model"])
 
-    if vq:
-        paths["codebook"] = os.path.join(output, "codebook_usage.png")
-        counts_data = val_ds.take(validation_steps) if validation_steps else val_ds
-        counts = evaluation.code_counts(vae, counts_data)
-        plotting.save_codebook_histogram(paths["codebook"], counts, title="validation codes")
+    statistics, pictures = vae.summary_statistics(
+        val_ds.take(validation_steps) if validation_steps else val_ds)
+    for name, (filename, draw) in pictures.items():
+        paths[name] = draw(os.path.join(output, filename), title="validation codes")
     save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
 
     final = {
@@ -280,8 +274,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         "epochs": epochs,
         "steps": int(vae.optimizer.iterations.numpy()),
     }
-    if vq:
-        final["codebook"] = evaluation.codebook_stats(counts)
+    final.update(statistics)
     with open(paths["metrics"], "w") as f:
         json.dump(final, f, indent=2)
     if export:
@@ -290,38 +283,36 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
 
 
 def save_pictures(vae, batch, paths, seed, title):
-    """Reconstructions of a test batch and samples (for conditional models, one row per
-    class, 10 samples each; a VQ-VAE without a prior has no samples)."""
-    if isinstance(vae, VQVAE):
-        originals = np.asarray(batch)[:16]
-        plotting.save_reconstructions(paths["reconstructions"], originals,
-                                      np.asarray(vae.reconstruct(originals)))
-        if vae.prior is None:
-            paths.pop("samples", None)
-            return
-        if vae.prior.conditional:
-            samples = vae.sample(np.repeat(np.arange(vae.prior.num_classes), 10), seed=seed)
-            caption, ncols = f"{title}: one row per class (class-conditional prior)", 10
-        else:
-            samples, ncols = vae.sample(64, seed=seed), None
-            caption = f"{title}: 64 samples of the PixelCNN prior"
-        plotting.save_image_grid(paths["samples"], np.asarray(samples), ncols=ncols,
-                                 title=caption)
+    """Reconstructions of a test batch and samples (the model's
+    :meth:`~keras_vae.models.BaseAutoencoder.preview_pictures`: for conditional models one
+    row per class; a model that cannot sample yet has no samples, and ``paths`` loses
+    ``"samples"``)."""
+    pictures = vae.preview_pictures(batch, seed, title)
+    originals, rebuilt = pictures["reconstructions"]
+    plotting.save_reconstructions(paths["reconstructions"], originals, rebuilt)
+    if "samples" not in pictures:
+        paths.pop("samples", None)
         return
-    if isinstance(vae, ConditionalVAE):
-        originals, labels = (np.asarray(t)[:16] for t in batch)
-        rebuilt = vae.reconstruct(originals, labels)
-        classes = np.repeat(np.arange(vae.num_classes), 10)
-        samples = vae.sample(classes, seed=seed)
-        caption = f"{title}: one row per class (0-{vae.num_classes - 1}), temperature 1"
-        ncols = 10
-    else:
-        originals = np.asarray(batch)[:16]
-        rebuilt = vae.reconstruct(originals)
-        samples = vae.sample(64, seed=seed)
-        caption, ncols = f"{title}: 64 samples from the prior", None
-    plotting.save_reconstructions(paths["reconstructions"], originals, np.asarray(rebuilt))
-    plotting.save_image_grid(paths["samples"], np.asarray(samples), ncols=ncols, title=caption)
+    samples, ncols, caption = pictures["samples"]
+    plotting.save_image_grid(paths["samples"], samples, ncols=ncols, title=caption)
+
+
+def run_options(cls, kind, **given):
+    """The training options of a run for model class ``cls`` (its ``training_options`` with
+    the ``given`` values that are not ``None``); an option the model does not have is an
+    error unless it is 0/False."""
+    options = dict(cls.training_options)
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name not in options:
+            if value:
+                have = ", ".join(cls.training_options) or "none"
+                raise ValueError(f"{name} does not apply to the {kind} model (its training "
+                                 f"options: {have}).")
+            continue
+        options[name] = value
+    return options
 
 
 def load_trained(path):

@@ -21,6 +21,7 @@ import keras_tuner as kt
 
 from keras_vae import evaluation
 from keras_vae.models import build_model
+from keras_vae.models import kind_defaults
 from keras_vae.models import model_class
 
 #: Directions of the objectives the models report (``val_`` versions included).
@@ -57,58 +58,75 @@ def objective(name):
 
 
 # ---------------------------------------------------------------------- search spaces
-def _network_space(hp, architecture):
+# Each space takes ``(hp, architecture, defaults)``, ``defaults`` being the kind's constructor
+# defaults (:func:`keras_vae.models.kind_defaults`): every hyperparameter's default is the
+# library's, so a trial that tunes nothing builds the model the library builds.
+def _choice(hp, name, values, default):
+    values = sorted(set(values) | {default})
+    return hp.Choice(name, values, default=default)
+
+
+def _network_space(hp, architecture, d):
     if architecture == "conv":
-        base = hp.Choice("filters", [16, 32, 64])
-        return {"filters": (base, 2 * base, 4 * base)}
-    width = hp.Choice("hidden_units", [128, 256, 400, 512])
-    depth = hp.Int("hidden_layers", 1, 2)
+        base = _choice(hp, "filters", [16, 32, 64], d["filters"][0])
+        return {"filters": tuple(base * 2 ** i for i in range(len(d["filters"])))}
+    width = _choice(hp, "hidden_units", [128, 256, 400, 512], d["hidden_units"][0])
+    depth = hp.Int("hidden_layers", 1, 2, default=len(d["hidden_units"]))
     return {"hidden_units": (width,) * depth}
 
 
-def _gaussian_space(hp, architecture):
-    return {"latent_dim": hp.Choice("latent_dim", [2, 4, 8, 16, 32]),
-            **_network_space(hp, architecture)}
+def _gaussian_space(hp, architecture, d):
+    return {"latent_dim": _choice(hp, "latent_dim", [2, 4, 8, 16, 32], d["latent_dim"]),
+            **_network_space(hp, architecture, d)}
 
 
-def _vae_space(hp, architecture):
-    return _gaussian_space(hp, architecture)
+def _beta_space(hp, architecture, d):
+    return {**_gaussian_space(hp, architecture, d),
+            "beta": hp.Float("beta", 0.5, 10.0, sampling="log", default=d["beta"])}
 
 
-def _beta_space(hp, architecture):
-    return {**_gaussian_space(hp, architecture),
-            "beta": hp.Float("beta", 0.5, 10.0, sampling="log")}
+def _capacity_space(hp, architecture, d):
+    return {**_gaussian_space(hp, architecture, d),
+            "capacity_max": hp.Float("capacity_max", 5.0, 50.0, default=d["capacity_max"]),
+            "gamma": _choice(hp, "gamma", [100.0, 1000.0], d["gamma"])}
 
 
-def _capacity_space(hp, architecture):
-    return {**_gaussian_space(hp, architecture),
-            "capacity_max": hp.Float("capacity_max", 5.0, 50.0),
-            "gamma": hp.Choice("gamma", [100.0, 1000.0])}
+def _cvae_space(hp, architecture, d):
+    return {**_gaussian_space(hp, architecture, d),
+            "conditioning": _choice(hp, "conditioning", ["one_hot", "embedding"],
+                                    d["conditioning"])}
 
 
-def _cvae_space(hp, architecture):
-    return {**_gaussian_space(hp, architecture),
-            "conditioning": hp.Choice("conditioning", ["one_hot", "embedding"])}
+def _iwae_space(hp, architecture, d):
+    return {**_gaussian_space(hp, architecture, d),
+            "num_samples": _choice(hp, "num_samples", [1, 5, 10, 50], d["num_samples"])}
 
 
-def _vq_space(hp, architecture):
-    base = hp.Choice("filters", [16, 32, 64])
-    return {"filters": (base, 2 * base),
-            "num_embeddings": hp.Choice("num_embeddings", [32, 64, 128, 256]),
-            "embedding_dim": hp.Choice("embedding_dim", [8, 16, 32]),
-            "commitment_cost": hp.Float("commitment_cost", 0.1, 1.0, sampling="log")}
+def _vq_space(hp, architecture, d):
+    base = _choice(hp, "filters", [16, 32, 64], d["filters"][0])
+    return {"filters": tuple(base * 2 ** i for i in range(len(d["filters"]))),
+            "num_embeddings": _choice(hp, "num_embeddings", [32, 64, 128, 256],
+                                      d["num_embeddings"]),
+            "embedding_dim": _choice(hp, "embedding_dim", [8, 16, 32], d["embedding_dim"]),
+            "commitment_cost": hp.Float("commitment_cost", 0.1, 1.0, sampling="log",
+                                        default=d["commitment_cost"])}
 
 
-#: The default search space of each model kind: ``kind -> function(hp, architecture)``
-#: returning constructor arguments. Every space also tunes ``learning_rate`` (Adam,
-#: 1e-4 to 3e-3, log scale).
+#: The default search space of each model kind: ``kind -> function(hp, architecture,
+#: defaults)`` returning constructor arguments; a kind without its own space gets the
+#: Gaussian one. Every space also tunes ``learning_rate`` (Adam, 1e-4 to 3e-3, log scale,
+#: default 1e-3 as ``keras-vae train``).
 SEARCH_SPACES = {
-    "vae": _vae_space,
+    "vae": _gaussian_space,
     "beta_vae": _beta_space,
     "beta_vae_capacity": _capacity_space,
     "cvae": _cvae_space,
     "vqvae": _vq_space,
+    "iwae": _iwae_space,
 }
+
+#: Adam's learning rate when a trial does not tune it (``keras-vae train``'s default).
+DEFAULT_LEARNING_RATE = 1e-3
 
 
 class _Recorder:
@@ -137,7 +155,7 @@ class HyperModel(kt.HyperModel):
     the default space's, e.g. ``lambda hp: {"free_bits": hp.Float("free_bits", 0.0, 0.5)}``.
 
     Args:
-        model: A model kind: ``vae``, ``beta_vae``, ``beta_vae_capacity``, ``cvae``, ``vqvae``.
+        model: A model kind, a key of :data:`keras_vae.models.MODEL_KINDS`.
         input_shape: Image shape ``(H, W, C)``.
         fixed: ``{hyperparameter: value}`` pinned for every trial (names from the space).
         extend: Optional function ``hp -> dict`` of further searched constructor arguments.
@@ -148,7 +166,7 @@ class HyperModel(kt.HyperModel):
     def __init__(self, model, input_shape, fixed=None, extend=None, name=None, tunable=True,
                  **model_kwargs):
         super().__init__(name=name or f"keras_vae_{model}", tunable=tunable)
-        model_class(model)  # names an unknown kind
+        cls = model_class(model)[0]  # names an unknown kind
         self.model = model
         self.input_shape = tuple(input_shape)
         self.fixed = dict(fixed or {})
@@ -156,7 +174,9 @@ class HyperModel(kt.HyperModel):
             raise ValueError("`extend` must be a function hp -> {constructor argument: value}.")
         self.extend = extend
         self.model_kwargs = model_kwargs
-        self.architecture = model_kwargs.get("architecture", "conv" if model == "vqvae" else "mlp")
+        self.defaults = {**kind_defaults(model), **model_kwargs}
+        self.architecture = model_kwargs.get(
+            "architecture", "conv" if cls.latent_kind == "codes" else "mlp")
         names = self.search_space_names()
         unknown = sorted(set(self.fixed) - names)
         if unknown:
@@ -168,7 +188,8 @@ class HyperModel(kt.HyperModel):
                              "passing them as model arguments.")
 
     def _space(self, hp):
-        kwargs = SEARCH_SPACES[self.model](hp, self.architecture)
+        space = SEARCH_SPACES.get(self.model, _gaussian_space)
+        kwargs = space(hp, self.architecture, self.defaults)
         if self.extend is not None:
             kwargs.update(self.extend(hp))
         return kwargs
@@ -184,7 +205,8 @@ class HyperModel(kt.HyperModel):
             hp.Fixed(name, value)
         kwargs = self._space(hp)
         model = build_model(self.model, self.input_shape, **self.model_kwargs, **kwargs)
-        learning_rate = hp.Float("learning_rate", 1e-4, 3e-3, sampling="log")
+        learning_rate = hp.Float("learning_rate", 1e-4, 3e-3, sampling="log",
+                                 default=DEFAULT_LEARNING_RATE)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         # Build the optimizer now: the tuner reloads a trial's checkpoint, optimizer state
         # included, into a model from `build`, which must therefore have the same variables.
@@ -244,8 +266,6 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
     ``(tuner, None, [])``; the chief returns when every trial is done, with the results.
     """
     from keras_vae import training
-    from keras_vae.models import ConditionalVAE
-    from keras_vae.models import VQVAE
 
     if tuner not in TUNERS:
         raise ValueError(f"Unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
@@ -253,7 +273,7 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
         raise ValueError("Hyperband needs epochs >= 2 (its largest training budget).")
     output = output or os.path.join("saved_models", f"{model}_tuning")
     cls = model_class(model)[0]
-    conditional = issubclass(cls, ConditionalVAE)
+    conditional = cls.needs_labels
     train_ds, val_ds, input_shape, steps, val_steps = training.datasets(
         dataset, conditional, batch_size, binarize, seed, steps_per_epoch, validation_steps)
     model_kwargs = dict(model_kwargs or {})
@@ -263,7 +283,7 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
     goal = objective(objective_name)
     callbacks = []
     if goal.name == "val_codebook_perplexity":
-        if not issubclass(cls, VQVAE):
+        if cls.latent_kind != "codes":
             raise ValueError("val_codebook_perplexity is a VQ-VAE objective.")
         callbacks.append(codebook_perplexity(val_ds.take(val_steps) if val_steps else val_ds))
     options = {"max_epochs": epochs} if tuner == "hyperband" else {"max_trials": max_trials}

@@ -56,6 +56,25 @@ def check_image_shape(input_shape):
     return shape
 
 
+def check_data_shape(input_shape):
+    """Returns the shape of one example as a tuple of positive ints: ``(H, W, C)`` images,
+    ``(features,)`` rows, ``(steps, features)`` sequences."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if (
+        not shape
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape)
+    ):
+        raise ValueError(
+            "`input_shape` must be the shape of one example, positive integers without the "
+            "batch: (height, width, channels) for images, (features,) for rows, (steps, "
+            f"features) for sequences. Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
 def check_int_tuple(name, values, allow_empty=True):
     """Returns ``values`` as a tuple of positive ints."""
     try:

@@ -29,6 +29,9 @@ MODELS = {
         dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,), capacity_max=5.0,
              capacity_steps=10, gamma=10.0, free_bits=0.1),
     ),
+    "iwae_mlp_k3": (
+        kv.IWAE, dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,), num_samples=3),
+    ),
     "cvae_one_hot_mlp": (
         kv.ConditionalVAE,
         dict(input_shape=TINY_IMAGE, num_classes=3, latent_dim=2, hidden_units=(16,)),
@@ -70,17 +73,17 @@ def build(model_id, seed=0):
 
 def is_conditional(model):
     """Whether the model itself takes labels (the VQ-VAE's prior may; the model does not)."""
-    return isinstance(model, kv.ConditionalVAE)
+    return model.needs_labels
 
 
 def is_vq(model):
-    return isinstance(model, kv.VQVAE)
+    return model.latent_kind == "codes"
 
 
 def batch(model, n=32, seed=0):
     """``(x, labels)`` for ``model``; labels are ``None`` for unconditional models."""
     rng = np.random.default_rng(seed)
-    x = rng.random((n, *model.image_shape)).astype("float32")
+    x = rng.random((n, *model.data_shape)).astype("float32")
     labels = rng.integers(0, model.num_classes, n).astype("int32") if is_conditional(model) else None
     return x, labels
 

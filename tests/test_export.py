@@ -120,7 +120,7 @@ def test_metadata_describes_the_model(served, model_id):
     model, folder, _ = served[0][model_id]
     meta = kv.export.read_metadata(folder)
     assert meta["model_kind"] == model.kind
-    assert meta["input_shape"] == list(model.image_shape)
+    assert meta["input_shape"] == list(model.data_shape)
     assert meta["latent_shape"] == reg.latent_shape(model)
     assert meta["likelihood"] == model.likelihood
     num_classes = model.prior.num_classes if reg.is_vq(model) else getattr(model, "num_classes", None)

@@ -102,8 +102,9 @@ def test_temperature_scales_the_prior():
         (dict(architecture="rnn"), "architecture"),
         (dict(free_bits=-1.0), "free_bits"),
         (dict(latent_dim=1.5), "latent_dim"),
-        (dict(input_shape=(8, 8)), "input_shape"),
-        (dict(beta=2.0), "Use BetaVAE"),
+        (dict(input_shape=(8, 0)), "input_shape"),
+        (dict(input_shape=(8, 8), architecture="conv"), "input_shape"),
+        (dict(beta=2.0), "VAE has no argument beta. .*BetaVAE"),
         (dict(seed="0"), "seed"),
     ],
 )

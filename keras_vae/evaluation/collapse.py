@@ -9,8 +9,7 @@ import tensorflow as tf
 from keras_vae import losses
 from keras_vae.evaluation.likelihood import _batches
 from keras_vae.evaluation.likelihood import _check_model
-from keras_vae.evaluation.likelihood import gaussian_log_density
-from keras_vae.models import ConditionalVAE
+from keras_vae.models.base import gaussian_log_density
 
 
 def posterior_statistics(model, data, max_examples=None):
@@ -18,7 +17,7 @@ def posterior_statistics(model, data, max_examples=None):
     (``[N, latent_dim]``), ``prior_mean`` and ``prior_log_var`` (p(z|c) of a conditional
     model, zeros otherwise) and ``labels`` (or ``None``)."""
     _check_model(model)
-    conditional = isinstance(model, ConditionalVAE)
+    conditional = model.needs_labels
     out = {"mean": [], "log_var": [], "prior_mean": [], "prior_log_var": [], "labels": []}
     seen = 0
     for x, y in _batches(data, conditional, keep_labels=True):
@@ -27,12 +26,8 @@ def posterior_statistics(model, data, max_examples=None):
             y = None if y is None else y[: len(x)]
         if not len(x):
             break
-        if conditional:
-            mean, log_var = model.encode(x, y)
-            prior_mean, prior_log_var = model.prior(model.check_labels(y))
-        else:
-            mean, log_var = model.encode(x)
-            prior_mean = prior_log_var = tf.zeros_like(mean)
+        mean, log_var, prior_mean, prior_log_var = model.posterior_and_prior(
+            x, y if conditional else None)
         for key, value in (("mean", mean), ("log_var", log_var), ("prior_mean", prior_mean),
                            ("prior_log_var", prior_log_var)):
             out[key].append(np.asarray(tf.cast(value, tf.float32)))

@@ -17,88 +17,38 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import losses
 from keras_vae.data.arrays import numpy_batches
-from keras_vae.models import ConditionalVAE
-from keras_vae.models.base import BaseVAE
+from keras_vae.models.base import gaussian_log_density  # noqa: F401  (public here too)
 from keras_vae.validation import check_positive_int
 from keras_vae.validation import check_seed
 
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-def gaussian_log_density(z, mean, log_var):
-    """``log N(z; mean, exp(log_var))`` summed over the last axis (broadcasting)."""
-    log_var = losses.clip_log_var(log_var)
-    z, mean = tf.cast(z, tf.float32), tf.cast(mean, tf.float32)
-    return -0.5 * tf.reduce_sum(_LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var),
-                                axis=-1)
-
 
 def _check_model(model):
-    if not isinstance(model, BaseVAE):
+    if getattr(model, "latent_kind", None) != "gaussian":
         raise ValueError(
-            "The importance-weighted likelihood needs a Gaussian-latent model (VAE, BetaVAE, "
-            f"ConditionalVAE); received {type(model).__name__}. A VQ-VAE's likelihood is that "
-            "of its prior over codes (PixelCNN.log_prob) plus its decoder's."
+            "The importance-weighted likelihood needs a Gaussian-latent model (keras_vae VAE, "
+            f"BetaVAE, ConditionalVAE, IWAE...); received {type(model).__name__}. A VQ-VAE's "
+            "likelihood is that of its prior over codes (PixelCNN.log_prob) plus its "
+            "decoder's."
         )
 
 
 def log_weights(model, x, labels=None, num_samples=100, seed=0, chunk_size=None):
-    """``log p(x, z_k) - log q(z_k|x)`` for K draws per image: ``[batch, num_samples]``.
+    """``log p(x, z_k) - log q(z_k|x)`` for K draws per example: ``[batch, num_samples]``
+    (the model's :meth:`~keras_vae.models.BaseVAE.importance_log_weights`).
 
     Args:
         model: A Gaussian-latent keras_vae model.
-        x: Images ``[batch, H, W, C]`` in [0, 1].
-        labels: Class labels ``[batch]`` for a conditional model.
+        x: A batch of data.
+        labels: The batch's conditions for a conditional model.
         num_samples: K.
         seed: Integer seed; the same seed draws the same z.
-        chunk_size: Draws decoded at once per image (default: as many as keep a decoder
-            batch near 32,768 images).
+        chunk_size: Draws decoded at once per example (default: as many as keep a decoder
+            batch near 32,768 examples).
     """
     _check_model(model)
-    num_samples = check_positive_int("num_samples", num_samples)
-    seed = check_seed(seed) or 0
-    x = model._check_images(tf.convert_to_tensor(x))
-    conditional = isinstance(model, ConditionalVAE)
-    if conditional:
-        labels = model.check_labels(labels)
-        condition = model.label_encoding(labels)
-        mean, log_var = model.encoder([x, condition], training=False)
-        prior_mean, prior_log_var = model.prior(labels)
-    else:
-        if labels is not None:
-            raise ValueError(f"{type(model).__name__} is unconditional: pass no labels.")
-        condition = None
-        mean, log_var = model.encoder(x, training=False)
-        prior_mean = prior_log_var = tf.zeros_like(mean)
-    batch = int(x.shape[0])
-    chunk = chunk_size or max(1, min(num_samples, 32_768 // max(batch, 1)))
-    parts = []
-    for start in range(0, num_samples, chunk):
-        k = min(chunk, num_samples - start)
-        parts.append(_chunk(model, x, condition, mean, log_var, prior_mean, prior_log_var,
-                            tf.constant([seed, start], tf.int32), k))
-    return tf.concat(parts, axis=1)
-
-
-def _chunk(model, x, condition, mean, log_var, prior_mean, prior_log_var, seed, k):
-    batch = tf.shape(mean)[0]
-    mean32, log_var32 = tf.cast(mean, tf.float32), losses.clip_log_var(log_var)
-    eps = tf.random.stateless_normal(tf.stack([batch, k, model.latent_dim]), seed)
-    z = mean32[:, None] + tf.exp(0.5 * log_var32)[:, None] * eps  # [B, k, d]
-    log_q = gaussian_log_density(z, mean32[:, None], log_var32[:, None])
-    log_p_z = gaussian_log_density(z, tf.cast(prior_mean, tf.float32)[:, None],
-                                   tf.cast(prior_log_var, tf.float32)[:, None])
-    flat_z = tf.reshape(z, [-1, model.latent_dim])
-    if condition is None:
-        logits = model.decoder(tf.cast(flat_z, model.compute_dtype), training=False)
-    else:
-        cond = tf.repeat(condition, k, axis=0)
-        logits = model.decoder([tf.cast(flat_z, model.compute_dtype), cond], training=False)
-    x_rep = tf.repeat(x, k, axis=0)
-    log_p_x = -tf.reshape(model.reconstruction_nll(x_rep, logits), [batch, k])
-    return log_p_x + log_p_z - log_q
+    return model.importance_log_weights(x, labels, num_samples=num_samples,
+                                        seed=check_seed(seed) or 0, chunk_size=chunk_size)
 
 
 def _batches(data, labels_needed, keep_labels=False):
@@ -135,7 +85,7 @@ def iwae_nll(model, data, num_samples=1000, seed=0, max_examples=None, batch_siz
     """
     _check_model(model)
     num_samples = check_positive_int("num_samples", num_samples)
-    conditional = isinstance(model, ConditionalVAE)
+    conditional = model.needs_labels
     progress = keras.utils.Progbar(max_examples, unit_name="image") if verbose else None
     bounds, elbos, seen = [], [], 0
     for index, (x, y) in enumerate(_rebatched(_batches(data, conditional), batch_size)):

@@ -9,14 +9,10 @@ import numpy as np
 
 from keras_vae import data as kv_data
 from keras_vae import plotting
-from keras_vae.evaluation import codebook
 from keras_vae.evaluation import collapse
 from keras_vae.evaluation import disentanglement
 from keras_vae.evaluation import generation
 from keras_vae.evaluation import likelihood
-from keras_vae.models import ConditionalVAE
-from keras_vae.models import VQVAE
-from keras_vae.models.base import BaseVAE
 
 
 def _test_data(dataset, batch_size, binarize, seed, max_examples):
@@ -86,8 +82,8 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     os.makedirs(output, exist_ok=True)
     if binarize == "auto":
         binarize = "static" if model.likelihood == "bernoulli" else None
-    conditional = isinstance(model, ConditionalVAE)
-    gaussian = isinstance(model, BaseVAE)
+    conditional = model.needs_labels
+    gaussian = model.latent_kind == "gaussian"
     labelled, images = _test_data(dataset, batch_size, binarize, seed, max_examples)
     if conditional and labelled is None:
         raise ValueError(f"{dataset!r} has no test labels, which the ConditionalVAE needs.")
@@ -131,12 +127,10 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
         if model.latent_dim == 2:
             paths["manifold"] = plotting.save_manifold(os.path.join(output, "manifold.png"),
                                                        model, label=label)
-    if isinstance(model, VQVAE):
-        log("Codebook usage over the test set ...")
-        counts = codebook.code_counts(model, images)
-        metrics["codebook"] = codebook.codebook_stats(counts)
-        paths["codebook"] = plotting.save_codebook_histogram(
-            os.path.join(output, "codebook_usage.png"), counts, title="test codes")
+    statistics, pictures = model.summary_statistics(images)
+    metrics.update(statistics)
+    for name, (filename, draw) in pictures.items():
+        paths[name] = draw(os.path.join(output, filename), title="test codes")
 
     paths.update(_pictures(model, x, y, output, seed))
     if classifier is not None:
@@ -165,7 +159,7 @@ def _pictures(model, x, y, output, seed):
 
     paths = {"reconstructions": os.path.join(output, "reconstructions.png"),
              "samples": os.path.join(output, "samples.png")}
-    batch = (x, y) if isinstance(model, ConditionalVAE) else x
+    batch = x if y is None else (x, y)
     save_pictures(model, batch, paths, seed, type(model).__name__)
     return paths
 

@@ -2,7 +2,11 @@
 
 import keras
 
+from keras_vae import losses
+from keras_vae import schedules
 from keras_vae.models.base import BaseVAE
+from keras_vae.validation import check_int
+from keras_vae.validation import check_number
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -45,12 +49,6 @@ class BetaVAE(BaseVAE):
         Burgess et al., "Understanding disentangling in beta-VAE", arXiv:1804.03599, 2018.
     """
 
-    has_kl_weighting = True
-
-    @property
-    def kind(self):
-        return "beta_vae_capacity" if self.capacity is not None else "beta_vae"
-
     def __init__(
         self,
         input_shape,
@@ -60,11 +58,42 @@ class BetaVAE(BaseVAE):
         gamma=1000.0,
         **kwargs,
     ):
-        super().__init__(
-            input_shape,
-            beta=beta,
-            capacity_max=capacity_max,
-            capacity_steps=capacity_steps,
-            gamma=gamma,
-            **kwargs,
+        # Set before the base constructor, which creates the metric trackers.
+        self.beta = schedules.get(beta, "beta")
+        self.capacity_max = (
+            None if capacity_max is None else check_number("capacity_max", capacity_max, 0.0)
         )
+        self.capacity_steps = check_int("capacity_steps", capacity_steps, minimum=1)
+        self.gamma = check_number("gamma", gamma, minimum=0.0, exclusive=True)
+        self.capacity = (
+            None
+            if capacity_max is None
+            else schedules.LinearWarmup(0.0, self.capacity_max, self.capacity_steps)
+        )
+        super().__init__(input_shape, **kwargs)
+
+    @property
+    def kind(self):
+        return "beta_vae_capacity" if self.capacity is not None else "beta_vae"
+
+    def metric_names(self):
+        return [*super().metric_names(), "capacity" if self.capacity is not None else "beta"]
+
+    def regularizer(self, kl_per_dim, step):
+        """``β(step) · KL`` (with the free-bits floor), or ``γ · |KL − C(step)|`` in capacity
+        mode; reports ``beta`` or ``capacity``."""
+        kl = losses.free_bits_kl(kl_per_dim, self.free_bits)
+        if self.capacity is not None:
+            capacity = self.capacity(step)
+            return losses.capacity_penalty(kl, capacity, self.gamma), {"capacity": capacity}
+        beta = self.beta(step)
+        return beta * kl, {"beta": beta}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta": schedules.serialize(self.beta),
+            "capacity_max": self.capacity_max,
+            "capacity_steps": self.capacity_steps,
+            "gamma": self.gamma,
+        }

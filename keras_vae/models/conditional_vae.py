@@ -7,18 +7,16 @@ from keras import ops
 
 from keras_vae import losses
 from keras_vae.layers import LabelEncoding
-from keras_vae.models.base import BaseVAE
-from keras_vae.models.base import check_labels
-from keras_vae.models.base import check_served_shape
-from keras_vae.models.base import serving_images
-from keras_vae.networks import build_encoder_decoder
+from keras_vae.models.beta_vae import BetaVAE
+from keras_vae.models.serving import check_labels
+from keras_vae.models.serving import check_served_shape
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
 from keras_vae.validation import check_seed
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class ConditionalVAE(BaseVAE):
+class ConditionalVAE(BetaVAE):
     """A VAE conditioned on a class label: digits (or any class) on demand.
 
     The label becomes a condition vector c (one-hot, or a learned embedding) that joins the
@@ -61,7 +59,7 @@ class ConditionalVAE(BaseVAE):
         Generative Models", NeurIPS 2015.
     """
 
-    has_kl_weighting = True
+    needs_labels = True
 
     def __init__(
         self,
@@ -72,9 +70,6 @@ class ConditionalVAE(BaseVAE):
         embedding_dim=16,
         conditional_prior=True,
         beta=1.0,
-        capacity_max=None,
-        capacity_steps=100_000,
-        gamma=1000.0,
         **kwargs,
     ):
         # The networks are built inside the base constructor and need these first.
@@ -84,8 +79,7 @@ class ConditionalVAE(BaseVAE):
         self.conditioning = conditioning
         self.embedding_dim = self.label_encoding.embedding_dim
         self.conditional_prior = bool(conditional_prior)
-        super().__init__(input_shape, latent_dim=latent_dim, beta=beta, capacity_max=capacity_max,
-                         capacity_steps=capacity_steps, gamma=gamma, **kwargs)
+        super().__init__(input_shape, latent_dim=latent_dim, beta=beta, **kwargs)
         if self.conditional_prior:
             # one-hot(c) -> (mu_c, log sigma_c^2); zeros start it at N(0, I).
             self.prior_net = keras.layers.Dense(2 * self.latent_dim, kernel_initializer="zeros",
@@ -96,18 +90,23 @@ class ConditionalVAE(BaseVAE):
 
     kind = "cvae"
 
-    def build_networks(self):
-        return build_encoder_decoder(
-            self.architecture, self.image_shape, self.latent_dim, hidden_units=self.hidden_units,
-            filters=self.filters, kernel_size=self.kernel_size, dense_units=self.dense_units,
-            condition_dim=self.label_encoding.output_dim,
-        )
+    # ------------------------------------------------------------------ conditions
+    def condition_width(self):
+        return self.label_encoding.output_dim
 
-    # ------------------------------------------------------------------ labels
+    def condition_probe(self, batch):
+        return tf.zeros((batch, self.condition_width()))
+
     def check_labels(self, labels):
         """Returns labels as int32 ``[batch]``; float, wrongly shaped or out-of-range labels
         raise an error naming the problem (eagerly a ValueError, in a graph an assertion)."""
         return check_labels(labels, self.num_classes, "ConditionalVAE")
+
+    def check_condition(self, condition):
+        return self.check_labels(condition)
+
+    def condition_vector(self, condition):
+        return self.label_encoding(condition)
 
     def unpack_inputs(self, data):
         x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -115,10 +114,18 @@ class ConditionalVAE(BaseVAE):
             raise ValueError("ConditionalVAE does not support sample weights.")
         if labels is None:
             raise ValueError(
-                "ConditionalVAE trains on (x, label) batches but the data holds images only: "
+                "ConditionalVAE trains on (x, label) batches but the data holds x only: "
                 "load it with keras_vae.data.load(..., labels=True) or pass y=labels to fit."
             )
-        return self._check_images(x), self.check_labels(labels)
+        return self.check_data(x), self.check_labels(labels)
+
+    def split_inputs(self, inputs):
+        return inputs
+
+    def unpack_call(self, inputs):
+        if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
+            raise ValueError("ConditionalVAE is called on (x, labels).")
+        return self.check_data(inputs[0]), self.check_labels(inputs[1])
 
     def prior(self, labels):
         """``(mean, log_var)`` of p(z|c), ``[batch, latent_dim]`` each (zeros without a
@@ -129,62 +136,18 @@ class ConditionalVAE(BaseVAE):
         params = self.prior_net(ops.one_hot(labels, self.num_classes))
         return tf.split(params, 2, axis=-1)
 
-    # ------------------------------------------------------------------ objective
-    def compute_terms(self, inputs, training=False):
-        x, labels = inputs
-        c = self.label_encoding(labels)
-        mean, log_var = self.encoder([x, c], training=training)
-        z = self.sampling((mean, log_var))
-        logits = self.decoder([z, c], training=training)
-        prior_mean, prior_log_var = (None, None) if self.prior_net is None else self.prior(labels)
-        return {
-            "reconstruction_loss": self.reconstruction_nll(x, logits),
-            "kl_per_dim": losses.gaussian_kl_per_dim(mean, log_var, prior_mean, prior_log_var),
-            "mean": mean,
-            "log_var": log_var,
-            "z": z,
-        }
+    def prior_params(self, condition, batch):
+        return None if self.prior_net is None else self.prior(condition)
 
     # ------------------------------------------------------------------ public API
-    def call(self, inputs, training=False):
-        """Reconstruction mean of ``(x, labels)``."""
-        if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
-            raise ValueError("ConditionalVAE is called on (x, labels).")
-        x, labels = self._check_images(inputs[0]), self.check_labels(inputs[1])
-        c = self.label_encoding(labels)
-        mean, log_var = self.encoder([x, c], training=training)
-        z = self.sampling((mean, log_var)) if training else mean
-        return self._mean_from_logits(self.decoder([z, c], training=training))
-
-    def encode(self, x, labels=None):
-        """``(mean, log_var)`` of q(z|x, c)."""
-        labels = self.check_labels(labels)
-        return self.encoder([self._check_images(x), self.label_encoding(labels)], training=False)
-
-    def decode(self, z, labels=None, return_logits=False):
-        """Image means (or logits) of p(x|z, c)."""
-        labels = self.check_labels(labels)
-        return self.decode_condition(z, self.label_encoding(labels), return_logits)
-
     def decode_condition(self, z, condition, return_logits=False):
         """Decodes with a raw condition vector (e.g. between two classes' vectors)."""
-        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
-        if z.shape.rank != 2 or (z.shape[1] is not None and z.shape[1] != self.latent_dim):
-            raise ValueError(
-                f"`z` must have shape (batch, {self.latent_dim}). Received: {tuple(z.shape)}"
-            )
-        logits = self.decoder([z, tf.cast(condition, self.compute_dtype)], training=False)
-        return logits if return_logits else self._mean_from_logits(logits)
-
-    def reconstruct(self, x, labels=None, sample=False):
-        """Decodes the posterior mean (or a posterior sample) of ``(x, labels)``."""
-        if not sample:
-            return self((x, labels), training=False)
-        mean, log_var = self.encode(x, labels)
-        return self.decode(self.sampling((mean, log_var)), labels)
+        logits = self.decoder_logits(self.check_latents(z),
+                                     tf.cast(condition, self.compute_dtype))
+        return logits if return_logits else self.mean_from_logits(logits)
 
     def sample(self, labels, seed=None, temperature=1.0):
-        """One image per label: ``z ~ p(z|c)`` with its standard deviation times
+        """One example per label: ``z ~ p(z|c)`` with its standard deviation times
         ``temperature`` (1 = the model's own prior), decoded with c."""
         labels = self.check_labels(labels)
         temperature = check_number("temperature", temperature, minimum=0.0)
@@ -195,9 +158,14 @@ class ConditionalVAE(BaseVAE):
         noise = self.prior_noise(tf.shape(labels)[0], seed)
         return mean + tf.exp(0.5 * losses.clip_log_var(log_var)) * temperature * noise
 
+    def preview_samples(self, seed, title):
+        samples = self.sample(np.repeat(np.arange(self.num_classes), 10), seed=seed)
+        return (np.asarray(samples), 10,
+                f"{title}: one row per class (0-{self.num_classes - 1}), temperature 1")
+
     def interpolate_labels(self, label_a, label_b, steps=8, seed=0):
         """Same z (from p(z|label_a)), condition moving from ``label_a`` to ``label_b``:
-        ``[steps, H, W, C]``."""
+        ``[steps, *input_shape]``."""
         steps = check_positive_int("steps", steps)
         ends = self.label_encoding(self.check_labels([label_a, label_b]))
         t = tf.linspace(0.0, 1.0, steps)[:, None]
@@ -206,51 +174,38 @@ class ConditionalVAE(BaseVAE):
         return self.decode_condition(z, conditions)
 
     def interpolate_latents(self, label, z_a, z_b, steps=8):
-        """Same label, z moving linearly from ``z_a`` to ``z_b``: ``[steps, H, W, C]``."""
+        """Same label, z moving linearly from ``z_a`` to ``z_b``: ``[steps, *input_shape]``."""
         steps = check_positive_int("steps", steps)
         t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
         z = (1.0 - t) * np.asarray(z_a, "float32")[None] + t * np.asarray(z_b, "float32")[None]
         return self.decode(z, np.full(steps, label, "int32"))
 
-    def kl_per_dimension(self, x, labels=None):
-        """Mean KL per latent dimension to p(z|c) over the batch, ``[latent_dim]``."""
-        terms = self.compute_terms((self._check_images(x), self.check_labels(labels)))
-        return tf.reduce_mean(terms["kl_per_dim"], axis=0)
-
     # ------------------------------------------------------------------ export
     def serving_endpoints(self):
-        images = tf.TensorSpec((None, *self.image_shape), tf.float32, name="x")
+        data = tf.TensorSpec((None, *self.data_shape), tf.float32, name="x")
         latents = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
         label = tf.TensorSpec((None,), tf.int32, name="label")
         seed = tf.TensorSpec((), tf.int32, name="seed")
 
-        def checked(x, label):
-            return serving_images(x, self.image_shape), self.check_labels(label)
-
         def reconstruct(x, label):
-            return {"x_mean": self(checked(x, label), training=False)}
+            return {"x_mean": self((self.serving_data(x), label), training=False)}
 
         def encode(x, label):
-            x, label = checked(x, label)
-            mean, log_var = self.encoder([x, self.label_encoding(label)], training=False)
+            c = self.label_encoding(self.check_labels(label))
+            mean, log_var = self.posterior(self.serving_data(x), c)
             return {"mean": mean, "log_var": log_var}
 
         def decode(z, label):
             z = check_served_shape(z, (self.latent_dim,), "z")
-            logits = self.decoder([z, self.label_encoding(self.check_labels(label))],
-                                  training=False)
-            out = {"x_mean": self._mean_from_logits(logits)}
-            if self.likelihood == "bernoulli":
-                out["logits"] = logits
-            return out
+            return self.serving_decode(z, self.label_encoding(self.check_labels(label)))
 
         def sample(label, seed):
             label = self.check_labels(label)
             return {"x_mean": self.decode(self._prior_sample(label, seed), label)}
 
         return {
-            "reconstruct": (reconstruct, [images, label]),
-            "encode": (encode, [images, label]),
+            "reconstruct": (reconstruct, [data, label]),
+            "encode": (encode, [data, label]),
             "decode": (decode, [latents, label]),
             "sample": (sample, [label, seed]),
         }

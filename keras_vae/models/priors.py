@@ -6,9 +6,9 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae.layers import MaskedConv2D
-from keras_vae.models.base import ObjectiveModel
-from keras_vae.models.base import check_index_range
-from keras_vae.models.base import check_labels
+from keras_vae.models.serving import check_index_range
+from keras_vae.models.serving import check_labels
+from keras_vae.models.trainer import ObjectiveModel
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int

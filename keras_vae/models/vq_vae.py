@@ -10,9 +10,8 @@ from keras_vae.data.arrays import numpy_batches
 from keras_vae.layers import VectorQuantizer
 from keras_vae.layers import kmeans
 from keras_vae.models.base import BaseAutoencoder
-from keras_vae.models.base import after_checks
-from keras_vae.models.base import check_served_shape
-from keras_vae.models.base import serving_images
+from keras_vae.models.serving import after_checks
+from keras_vae.models.serving import check_served_shape
 from keras_vae.models.priors import PixelCNN
 from keras_vae.models.priors import check_codes
 from keras_vae.networks import build_conv_grid_decoder
@@ -88,6 +87,8 @@ class VQVAE(BaseAutoencoder):
     """
 
     kind = "vqvae"
+    latent_kind = "codes"
+    training_options = {"prior_epochs": 10, "class_prior": False, "kmeans_init": False}
 
     def __init__(
         self,
@@ -114,7 +115,7 @@ class VQVAE(BaseAutoencoder):
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.residual_blocks = check_int("residual_blocks", residual_blocks, minimum=0)
         self.residual_units = check_positive_int("residual_units", residual_units)
-        self.code_shape = stage_sizes(self.image_shape, self.filters, self.kernel_size)[-1]
+        self.code_shape = stage_sizes(self.data_shape, self.filters, self.kernel_size)[-1]
         self.quantizer = VectorQuantizer(
             num_embeddings, embedding_dim, commitment_cost=commitment_cost, ema_decay=ema_decay,
             epsilon=epsilon, dead_code_steps=dead_code_steps, seed=seed, name="quantizer",
@@ -123,8 +124,8 @@ class VQVAE(BaseAutoencoder):
         self.embedding_dim = self.quantizer.embedding_dim
         network = dict(filters=self.filters, kernel_size=self.kernel_size,
                        residual_blocks=self.residual_blocks, residual_units=self.residual_units)
-        self.encoder = build_conv_grid_encoder(self.image_shape, self.embedding_dim, **network)
-        self.decoder = build_conv_grid_decoder(self.image_shape, self.embedding_dim, **network)
+        self.encoder = build_conv_grid_encoder(self.data_shape, self.embedding_dim, **network)
+        self.decoder = build_conv_grid_decoder(self.data_shape, self.embedding_dim, **network)
         self.prior = None
         if prior is not None:
             self.attach_prior(prior)
@@ -166,14 +167,14 @@ class VQVAE(BaseAutoencoder):
     # ------------------------------------------------------------------ public API
     def call(self, inputs, training=False):
         """Reconstruction mean of images through the quantized code grid."""
-        x = self._check_images(inputs)
+        x = self.check_data(inputs)
         vq = self.quantizer(self.encoder(x, training=training), training=training)
-        return self._mean_from_logits(self.decoder(vq["quantized"], training=training))
+        return self.mean_from_logits(self.decoder(vq["quantized"], training=training))
 
     def encode(self, x, return_z_e=False):
         """The code grid ``[batch, H', W']`` (int32) of images; with ``return_z_e=True``,
         ``(codes, z_e)`` with the encoder output before quantization."""
-        z_e = self.encoder(self._check_images(x), training=False)
+        z_e = self.encoder(self.check_data(x), training=False)
         codes = self.quantizer(z_e)["codes"]
         return (codes, z_e) if return_z_e else codes
 
@@ -183,7 +184,7 @@ class VQVAE(BaseAutoencoder):
     def decode(self, codes, return_logits=False):
         """Images (means in [0, 1], or logits) of code grids ``[batch, H', W']``."""
         logits = self.decoder(self.quantizer.lookup(self.check_codes(codes)), training=False)
-        return logits if return_logits else self._mean_from_logits(logits)
+        return logits if return_logits else self.mean_from_logits(logits)
 
     def reconstruct(self, x):
         """Decodes the quantized encoding of ``x``."""
@@ -201,7 +202,7 @@ class VQVAE(BaseAutoencoder):
         """
         vectors = []
         for x in _image_batches(data, num_batches):
-            z_e = self.encoder(self._check_images(x), training=False)
+            z_e = self.encoder(self.check_data(x), training=False)
             vectors.append(tf.reshape(tf.cast(z_e, tf.float32), [-1, self.embedding_dim]))
         if not vectors:
             raise ValueError("initialize_codebook received no data.")
@@ -299,24 +300,77 @@ class VQVAE(BaseAutoencoder):
             )
         return self.decode(self.prior.sample(num_or_labels, seed=seed, temperature=temperature))
 
+    # ------------------------------------------------------------------ run hooks
+    def before_fit(self, data, kmeans_init=False, **options):
+        """With ``kmeans_init``, starts the codebook at k-means centres of the encoder
+        outputs of the first 10 training batches."""
+        if kmeans_init:
+            self.initialize_codebook(data, num_batches=10)
+
+    def after_fit(self, make_data, prior_epochs=10, class_prior=False, batch_size=128,
+                  steps_per_epoch=None, verbose="auto", log=print, **options):
+        """Trains the PixelCNN prior for ``prior_epochs`` (0: none) on the training codes
+        (``steps_per_epoch`` batches of them when set), class-conditional with
+        ``class_prior``."""
+        if not prior_epochs:
+            return
+        data = make_data(labels=class_prior)
+        if steps_per_epoch is not None:
+            data = data.take(steps_per_epoch)
+        log(f"Training the PixelCNN prior for {prior_epochs} epochs.")
+        self.fit_prior(data, epochs=prior_epochs, batch_size=batch_size,
+                       conditional=class_prior, verbose=verbose)
+
+    def summary_statistics(self, data):
+        """Codebook usage over ``data``: ``codebook`` statistics and its histogram."""
+        from keras_vae import evaluation
+        from keras_vae import plotting
+
+        counts = evaluation.code_counts(self, data)
+
+        def histogram(path, title="codes"):
+            return plotting.save_codebook_histogram(path, counts, title=title)
+
+        return ({"codebook": evaluation.codebook_stats(counts)},
+                {"codebook": ("codebook_usage.png", histogram)})
+
+    def preview_pictures(self, batch, seed, title):
+        x, _ = self.split_batch(batch)
+        x = x[:16]
+        pictures = {"reconstructions": (x, np.asarray(self.reconstruct(x)))}
+        samples = self.preview_samples(seed, title)
+        if samples is not None:
+            pictures["samples"] = samples
+        return pictures
+
+    def preview_samples(self, seed, title):
+        if self.prior is None:
+            return None
+        if self.prior.conditional:
+            samples = self.sample(np.repeat(np.arange(self.prior.num_classes), 10), seed=seed)
+            return (np.asarray(samples), 10,
+                    f"{title}: one row per class (class-conditional prior)")
+        return (np.asarray(self.sample(64, seed=seed)), None,
+                f"{title}: 64 samples of the PixelCNN prior")
+
     # ------------------------------------------------------------------ export
     def serving_endpoints(self):
         """``reconstruct(x)``, ``encode(x) -> {codes, z_e}``, ``decode(codes)``, and with a
         prior ``sample(num, seed)`` (``sample(label, seed)`` when it is class-conditional)."""
-        images = tf.TensorSpec((None, *self.image_shape), tf.float32, name="x")
+        images = tf.TensorSpec((None, *self.data_shape), tf.float32, name="x")
         code_spec = tf.TensorSpec((None, *self.code_shape), tf.int32, name="codes")
 
         def reconstruct(x):
-            return {"x_mean": self(serving_images(x, self.image_shape), training=False)}
+            return {"x_mean": self(self.serving_data(x), training=False)}
 
         def encode(x):
-            z_e = self.encoder(serving_images(x, self.image_shape), training=False)
+            z_e = self.encoder(self.serving_data(x), training=False)
             return {"codes": self.quantizer(z_e)["codes"], "z_e": z_e}
 
         def decode(codes):
             codes = self.check_codes(check_served_shape(codes, self.code_shape, "codes"))
             logits = self.decoder(self.quantizer.lookup(codes), training=False)
-            out = {"x_mean": self._mean_from_logits(logits)}
+            out = {"x_mean": self.mean_from_logits(logits)}
             if self.likelihood == "bernoulli":
                 out["logits"] = logits
             return out
@@ -375,13 +429,7 @@ class VQVAE(BaseAutoencoder):
         }
 
     tuple_config_keys = ("input_shape", "filters")
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("prior"), dict):
-            config["prior"] = keras.saving.deserialize_keras_object(config["prior"])
-        return super().from_config(config)
+    object_config_keys = ("prior",)
 
 
 def _image_batches(data, num_batches, batch_size=512):

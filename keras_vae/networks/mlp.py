@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from keras_vae.validation import check_image_shape
+from keras_vae.validation import check_data_shape
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_positive_int
 
@@ -23,7 +23,7 @@ def build_mlp_encoder(input_shape, latent_dim, hidden_units=(400,), condition_di
         A functional ``keras.Model`` mapping ``[batch, H, W, C]`` images (and ``c``) to
         ``[mean, log_var]``, each ``[batch, latent_dim]``.
     """
-    input_shape = check_image_shape(input_shape)
+    input_shape = check_data_shape(input_shape)
     latent_dim = check_positive_int("latent_dim", latent_dim)
     hidden_units = check_int_tuple("hidden_units", hidden_units)
     x_in = keras.Input(shape=input_shape, name="x")
@@ -57,7 +57,7 @@ def build_mlp_decoder(output_shape, latent_dim, hidden_units=(400,), condition_d
         A functional ``keras.Model`` mapping ``[batch, latent_dim]`` to logits of shape
         ``[batch, H, W, C]`` (the likelihood turns them into a mean).
     """
-    output_shape = check_image_shape(output_shape)
+    output_shape = check_data_shape(output_shape)
     latent_dim = check_positive_int("latent_dim", latent_dim)
     hidden_units = check_int_tuple("hidden_units", hidden_units)
     z_in = keras.Input(shape=(latent_dim,), name="z")

@@ -3,21 +3,16 @@ posterior means, and the decoded manifold of a 2-D latent."""
 
 import numpy as np
 
-from keras_vae.models import ConditionalVAE
 from keras_vae.plotting import figures
 from keras_vae.plotting.grids import save_image_grid
 
 
 def _encode(model, x, labels=None):
-    if isinstance(model, ConditionalVAE):
-        return np.asarray(model.encode(x, labels)[0])
-    return np.asarray(model.encode(x)[0])
+    return np.asarray(model.encode(x, labels)[0])
 
 
 def _decode(model, z, labels=None):
-    if isinstance(model, ConditionalVAE):
-        return np.asarray(model.decode(z, labels))
-    return np.asarray(model.decode(z))
+    return np.asarray(model.decode(z, labels))
 
 
 def traversal_images(model, x, values=np.linspace(-3.0, 3.0, 9), order=None, label=None):

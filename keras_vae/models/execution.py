@@ -1,0 +1,222 @@
+"""How a model's steps run: the ``jit_compile`` and ``steps_per_execution`` policies (both
+``"auto"`` by default) and the graph/XLA split that keeps input checks alive under XLA.
+
+This is the one module that touches private Keras and TensorFlow APIs; each touch is listed
+in :data:`PRIVATE_APIS`, and ``tests/test_execution.py`` fails the day one of them changes.
+"""
+
+import inspect
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+#: Every private Keras / TensorFlow name this module relies on, with what it is used for.
+PRIVATE_APIS = {
+    "keras.Model._compile_config": "keeps steps_per_execution='auto' in the saved compile "
+                                   "config, so a reloaded model resolves it again",
+    "keras.Model._flatten_layers": "lists every nested layer for the XLA decision",
+    "keras.Model._maybe_symbolic_build": "overridden: Keras's symbolic build from an averaged "
+                                         "first batch fails on uneven replica splits",
+    "keras.Model.evaluate(_use_cached_eval_dataset)": "tells fit's own validation apart",
+    "tensorflow.python.framework.config.is_op_determinism_enabled": "XLA stays off when op "
+                                                                    "determinism is on",
+}
+
+
+def op_determinism_enabled():
+    """Whether ``tf.config.experimental.enable_op_determinism`` is in force (no public
+    getter exists)."""
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    return is_op_determinism_enabled()
+
+
+#: Layers that make XLA slower than the graph step on CPU (see ``CompiledModel.compile``).
+_CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+                 keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+                 keras.layers.Conv3DTranspose, keras.layers.DepthwiseConv2D,
+                 keras.layers.SeparableConv2D)
+
+
+#: The most steps ``steps_per_execution="auto"`` runs per call (see ``CompiledModel.compile``).
+AUTO_STEPS_PER_EXECUTION = 32
+
+
+def _check_steps_per_execution(value):
+    """True for ``"auto"``; an error naming the value unless it is ``"auto"`` or an int >= 1."""
+    if isinstance(value, str) and value == "auto":
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError("`steps_per_execution` must be 'auto' or a positive integer. "
+                         f"Received: steps_per_execution={value!r}")
+    return False
+
+
+def _bind(method, model, args, kwargs):
+    """The arguments of a ``keras.Model`` method call, by name (Keras's private ones left out;
+    nothing for a call Keras itself will refuse, with its own message)."""
+    public = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+    try:
+        return inspect.signature(method).bind(model, *args, **public).arguments
+    except TypeError:
+        return {}
+
+
+def _ends_by(data, steps):
+    """True when ``data`` is a dataset known to end within ``steps`` batches, so that a run of
+    ``steps`` stops at its end rather than at a step count."""
+    if not isinstance(data, tf.data.Dataset):
+        return False
+    cardinality = int(data.cardinality())
+    return 0 <= cardinality <= steps
+
+
+class CompiledModel(keras.Model):
+    """A ``keras.Model`` with this package's execution policy (see :meth:`compile`).
+
+    A subclass provides ``build_optimizers()`` (build every optimizer for the variables it
+    updates; :class:`~keras_vae.models.trainer.ObjectiveModel` does) and may route its step
+    through :meth:`_core`, the part XLA compiles.
+    """
+
+    def compile(self, optimizer="rmsprop", *args, jit_compile="auto",
+                steps_per_execution="auto", **kwargs):
+        """As ``keras.Model.compile``, with ``"auto"`` defaults for ``jit_compile`` (which
+        also decides for CPU-only machines, where Keras always turns XLA off) and
+        ``steps_per_execution``.
+
+        Measured on CPU (``benchmarks/throughput.py``), XLA runs dense (MLP) models about
+        1.5x faster than the graph step but convolutional ones about 3x slower (its CPU
+        convolutions lack oneDNN's). So ``"auto"`` means: XLA with a GPU or TPU (as in
+        Keras), and on a CPU-only machine XLA for models without convolutions. It stays off
+        when the model runs eagerly, under a distribution strategy (as in Keras), or with op
+        determinism enabled. ``True``/``False`` force it either way.
+
+        XLA drops runtime assertions, so when it is on the step is split: the input checks
+        (label and code ranges) run in the graph around an XLA-compiled core (objective,
+        gradients, update, metrics). ``predict`` runs as a graph without XLA.
+
+        ``steps_per_execution="auto"`` runs up to :data:`AUTO_STEPS_PER_EXECUTION` steps per
+        call into the compiled step, chosen when ``fit``/``evaluate``/``predict`` starts:
+        the largest number up to that which divides ``steps_per_epoch`` (and
+        ``validation_steps``, ``steps``) whenever those stop before the end of the data (on
+        repeated data Keras would otherwise run past them). It is used with the XLA step
+        (``jit_compile``), where per-step Python work is a large share: on this 2-core CPU
+        the 784-400-20 VAE trains about 1.2x faster at batch 128
+        (``benchmarks/throughput.py``). With the graph step (conv models), eagerly and under
+        a distribution strategy it is 1: on the MNIST ConvVAE its gain was within noise, and
+        it made the conv VAE on shapes slower (145 s against 98 s for the main job).
+        As with any ``steps_per_execution`` above 1, batch-level callback hooks run once per
+        call (their ``batch`` is the call's last step); pass ``steps_per_execution=1`` for a
+        callback that must see every step. An integer is used as given.
+        """
+        if jit_compile == "auto" and not kwargs.get("run_eagerly"):
+            jit_compile = self.default_jit_compile()
+        auto_steps = _check_steps_per_execution(steps_per_execution)
+        super().compile(optimizer, *args, jit_compile=jit_compile,
+                        steps_per_execution=1 if auto_steps else steps_per_execution, **kwargs)
+        self.auto_steps_per_execution = auto_steps
+        if auto_steps:  # a reloaded model resolves "auto" again, on its own machine and data
+            self._compile_config.config["steps_per_execution"] = "auto"
+
+    def fit(self, *args, **kwargs):
+        bound = _bind(keras.Model.fit, self, args, kwargs)
+        self._resolve_steps_per_execution(
+            (bound.get("steps_per_epoch"), bound.get("x")),
+            (bound.get("validation_steps"), bound.get("validation_data")))
+        return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        if not kwargs.get("_use_cached_eval_dataset"):  # validation inside `fit` keeps fit's
+            bound = _bind(keras.Model.evaluate, self, args, kwargs)
+            self._resolve_steps_per_execution((bound.get("steps"), bound.get("x")))
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        bound = _bind(keras.Model.predict, self, args, kwargs)
+        self._resolve_steps_per_execution((bound.get("steps"), bound.get("x")))
+        return super().predict(*args, **kwargs)
+
+    def _resolve_steps_per_execution(self, *runs):
+        """Sets ``steps_per_execution`` for ``runs`` (``(steps, data)`` pairs) when compiled
+        with ``"auto"`` (see :meth:`compile`); the compiled functions are rebuilt if it
+        changes."""
+        if not getattr(self, "auto_steps_per_execution", False):
+            return
+        limit = AUTO_STEPS_PER_EXECUTION if self._xla_core() else 1
+        counts = [steps for steps, data in runs if steps is not None and not _ends_by(data, steps)]
+        steps_per_execution = max(d for d in range(1, limit + 1)
+                                  if all(steps % d == 0 for steps in counts))
+        if steps_per_execution != self.steps_per_execution:
+            self.steps_per_execution = steps_per_execution
+            self.train_function = self.test_function = self.predict_function = None
+
+    def default_jit_compile(self):
+        """What ``jit_compile="auto"`` resolves to on this machine (see :meth:`compile`)."""
+        if self._distributed():
+            return False
+        if op_determinism_enabled():
+            return False
+        layers = list(self._flatten_layers())
+        if not all(layer.supports_jit for layer in layers):
+            return False
+        if any(d.device_type != "CPU" for d in tf.config.list_logical_devices()):
+            return True
+        return not any(isinstance(layer, _CONVOLUTIONS) for layer in layers)
+
+    def compile_from_config(self, config):
+        # As Keras does, but the optimizer is built for the variables `fit` updates, so a
+        # reloaded optimizer matches the saved one variable for variable.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.build_optimizers()
+
+    def _xla_core(self):
+        """True when the step's core is compiled apart from its (graph) input checks: XLA is
+        on and no distribution strategy is in use (under one, Keras's own handling applies)."""
+        return bool(self.jit_compile) and not self.run_eagerly and not self._distributed()
+
+    def _distributed(self):
+        """True inside a strategy scope or for a model built under a multi-replica strategy."""
+        return tf.distribute.has_strategy() or self.distribute_strategy.num_replicas_in_sync > 1
+
+    def _graph_around_core(self, make, force):
+        # Keras compiles the whole step with XLA when `jit_compile` is on, and XLA ignores
+        # assertions; build the outer step as a plain graph and compile only the core.
+        if not self._xla_core():
+            return make(force)
+        self.jit_compile = False
+        try:
+            return make(force)
+        finally:
+            self.jit_compile = True
+
+    def make_train_function(self, force=False):
+        # Build the optimizer's variables eagerly, before anything is traced: otherwise they
+        # are created inside the first traced step, which fails when an earlier trace raised
+        # (bad data) and is wrong under distribution strategies.
+        if getattr(self, "optimizer", None) is not None:
+            self.build_optimizers()
+        return self._graph_around_core(super().make_train_function, force)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras builds the model symbolically from the first batch averaged
+        # across replicas, which fails when that batch splits unevenly (15 examples on 2
+        # replicas). Every variable here exists from the constructor; only the optimizer's
+        # need building, in the model's strategy.
+        if getattr(self, "optimizer", None) is not None:
+            with self.distribute_strategy.scope():
+                self.build_optimizers()
+
+    def make_test_function(self, force=False):
+        return self._graph_around_core(super().make_test_function, force)
+
+    def make_predict_function(self, force=False):
+        return self._graph_around_core(super().make_predict_function, force)
+
+    def _core(self, function):
+        """``function``, XLA-compiled when the step is split (see :meth:`compile`)."""
+        if self._xla_core() and not tf.executing_eagerly():
+            return tf.function(function, jit_compile=True, autograph=False)
+        return function

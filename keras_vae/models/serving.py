@@ -1,0 +1,72 @@
+"""What every serving signature and public method checks before a network sees its input:
+shapes, value ranges, class labels and index ranges, each failing with a message that names
+the problem (eagerly a ``ValueError``, in a graph an assertion that runs before the network).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_served_shape(tensor, tail, name):
+    """Fails with a message naming the expected shape unless ``tensor`` is ``[batch, *tail]``.
+
+    Loaded signatures do not enforce their TensorSpec shapes, so a wrongly sized input would
+    otherwise fail deep inside the network.
+    """
+    shape = tf.shape(tensor)
+    padded = tf.concat([shape, tf.zeros([len(tail) + 1], tf.int32)], 0)[: len(tail) + 1]
+    ok = tf.logical_and(
+        tf.equal(tf.size(shape), len(tail) + 1),
+        tf.reduce_all(tf.equal(padded[1:], tf.constant(tail, tf.int32))),
+    )
+    expected = ", ".join(str(d) for d in tail)
+    check = tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received", shape])
+    return after_checks(tensor, [check])
+
+
+def after_checks(tensor, checks):
+    """``tensor``, made to depend on ``checks``: a graph runs stateless ops in any order, so
+    without this the network could fail on a bad input before the check that names it."""
+    with tf.control_dependencies([c for c in checks if c is not None]):
+        return tf.identity(tensor)
+
+
+def check_labels(labels, num_classes, owner):
+    """Returns labels as int32 ``[batch]``; missing, float, wrongly shaped or out-of-range
+    labels raise an error naming the problem (eagerly a ValueError, in a graph an assertion).
+
+    Args:
+        labels: Class indices, ``[batch]`` or ``[batch, 1]``.
+        num_classes: Labels must lie in ``[0, num_classes)``.
+        owner: Name of the model or layer asking, for the messages.
+    """
+    if labels is None:
+        raise ValueError(
+            f"{owner} needs labels: train on (x, label) batches "
+            "(keras_vae.data.load(..., labels=True)) and pass labels to encode/decode/sample."
+        )
+    labels = labels if tf.is_tensor(labels) else tf.convert_to_tensor(np.asarray(labels))
+    if not labels.dtype.is_integer:
+        raise ValueError(
+            f"Labels must be integer class indices; received dtype {labels.dtype.name}."
+        )
+    if labels.shape.rank == 2 and labels.shape[1] == 1:
+        labels = tf.reshape(labels, [-1])
+    if labels.shape.rank != 1:
+        raise ValueError(f"Labels must have shape (batch,); received {tuple(labels.shape)}.")
+    return check_index_range(tf.cast(labels, tf.int32), num_classes,
+                             f"labels must lie in [0, {num_classes})")
+
+
+def check_index_range(indices, limit, message):
+    """``indices`` (int32), checked to lie in ``[0, limit)``: eagerly a ValueError with
+    ``message`` and the range received, in a graph an assertion with ``message``."""
+    if tf.executing_eagerly():
+        values = indices.numpy()
+        if values.size and (values.min() < 0 or values.max() >= limit):
+            raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
+        return indices
+    low = tf.debugging.assert_non_negative(indices, message=message)
+    high = tf.debugging.assert_less(indices, limit, message=message)
+    return after_checks(indices, [low, high])
+
