@@ -18,9 +18,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from mnist_classifier import OUTPUT  # noqa: E402
+from mnist_classifier import classifier  # noqa: E402
+from mnist_classifier import mnist_parser  # noqa: E402
+from mnist_classifier import parse_overrides  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
-from mnist_classifier import OUTPUT, classifier, mnist_parser, parse_overrides  # noqa: E402
 
 
 def main():
@@ -40,13 +43,15 @@ def main():
 
     overrides = parse_overrides(args.override)
     keras.utils.set_random_seed(args.seed)
-    train = kv.data.load(args.mnist, batch_size=128, labels=True, binarize="dynamic", seed=args.seed)
+    train = kv.data.load(args.mnist, batch_size=128, labels=True, binarize="dynamic",
+                         seed=args.seed)
     model = kv.ConditionalVAE(input_shape=(28, 28, 1), num_classes=10, seed=args.seed, **overrides)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     start = time.perf_counter()
     history = model.fit(train, epochs=args.epochs, verbose=0)
     print(f"cvae {overrides or 'defaults'}: {args.epochs} epochs in "
-          f"{time.perf_counter() - start:.0f} s, final train loss {history.history['loss'][-1]:.2f}",
+          f"{time.perf_counter() - start:.0f} s, final train loss "
+          f"{history.history['loss'][-1]:.2f}",
           flush=True)
 
     labels = np.repeat(np.arange(10), 100)

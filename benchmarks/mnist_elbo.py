@@ -1,4 +1,4 @@
-"""Quality: the course's 784-400-20 VAE on dynamically binarized MNIST, test negative ELBO per epoch.
+"""Quality: the course's 784-400-20 VAE on dynamically binarized MNIST: test -ELBO per epoch.
 
 Usage: python benchmarks/mnist_elbo.py [--mnist ../shared/data/mnist.npz] [--epochs 10]
 
@@ -14,9 +14,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from mnist_classifier import mnist_parser  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
-from mnist_classifier import mnist_parser  # noqa: E402
 
 
 def main():
@@ -27,18 +27,22 @@ def main():
     args = parser.parse_args()
 
     keras.utils.set_random_seed(args.seed)
-    train = kv.data.load(args.mnist, split="train", batch_size=128, binarize="dynamic", seed=args.seed)
-    test = kv.data.load(args.mnist, split="test", batch_size=1000, binarize="dynamic", seed=args.seed + 1)
+    train = kv.data.load(args.mnist, split="train", batch_size=128, binarize="dynamic",
+                         seed=args.seed)
+    test = kv.data.load(args.mnist, split="test", batch_size=1000, binarize="dynamic",
+                        seed=args.seed + 1)
     model = kv.VAE(input_shape=(28, 28, 1), latent_dim=20, architecture="mlp", hidden_units=(400,),
                    likelihood="bernoulli", seed=args.seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
 
-    print(f"{'epoch':>5} {'train -ELBO':>12} {'test -ELBO':>11} {'test KL':>8} {'seconds':>8}", flush=True)
+    print(f"{'epoch':>5} {'train -ELBO':>12} {'test -ELBO':>11} {'test KL':>8} {'seconds':>8}",
+          flush=True)
     for epoch in range(args.epochs):
         start = time.perf_counter()
         history = model.fit(train, epochs=epoch + 1, initial_epoch=epoch, verbose=0, shuffle=False)
         seconds = time.perf_counter() - start
-        results = [model.evaluate(test, verbose=0, return_dict=True) for _ in range(args.test_passes)]
+        results = [model.evaluate(test, verbose=0,
+                                  return_dict=True) for _ in range(args.test_passes)]
         test_nelbo = -np.mean([r["elbo"] for r in results])
         test_kl = np.mean([r["kl_loss"] for r in results])
         print(f"{epoch + 1:>5} {-history.history['elbo'][-1]:>12.2f} {test_nelbo:>11.2f} "

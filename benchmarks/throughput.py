@@ -35,7 +35,8 @@ import subprocess
 import sys
 import time
 
-from mnist_classifier import MNIST, mnist_parser
+from mnist_classifier import MNIST
+from mnist_classifier import mnist_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "..", "..", "shared", "peers", "torch_vae.py")

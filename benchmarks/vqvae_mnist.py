@@ -26,9 +26,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from mnist_classifier import OUTPUT  # noqa: E402
+from mnist_classifier import classifier  # noqa: E402
+from mnist_classifier import mnist_parser  # noqa: E402
+from mnist_classifier import parse_overrides  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
-from mnist_classifier import OUTPUT, classifier, mnist_parser, parse_overrides  # noqa: E402
+
 
 def softmax(logits):
     e = np.exp(logits - logits.max(axis=1, keepdims=True))

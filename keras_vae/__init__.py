@@ -24,14 +24,13 @@ from keras_vae import models
 from keras_vae import networks
 from keras_vae import plotting
 from keras_vae import schedules
-from keras_vae.models import priors
-from keras_vae.models import BetaVAE
-from keras_vae.models import ConditionalVAE
 from keras_vae.models import IWAE
 from keras_vae.models import VAE
 from keras_vae.models import VQVAE
+from keras_vae.models import BetaVAE
+from keras_vae.models import ConditionalVAE
+from keras_vae.models import priors
 from keras_vae.version import __version__
-
 
 
 def __getattr__(name):

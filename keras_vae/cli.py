@@ -75,7 +75,8 @@ def _int_list(text):
     try:
         values = tuple(int(v) for v in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return tuple(_parse_number(v, int, 1, "positive integers") for v in parts)
@@ -134,17 +135,21 @@ def build_parser():
     t.add_argument("--free-bits", type=_non_negative_float, default=None,
                    help="KL floor per latent dimension in nats (default 0)")
     t.add_argument("--num-samples", type=_positive_int, default=None,
-                   help=f"iwae: importance samples k of the training bound (default {_default('iwae', 'num_samples')})")
+                   help=f"iwae: importance samples k of the training bound "
+                        f"(default {_default('iwae', 'num_samples')})")
     t.add_argument("--beta", type=_non_negative_float, default=None,
                    help=f"beta_vae: the KL weight (default {_default('beta_vae', 'beta'):g})")
     t.add_argument("--kl-warmup-steps", type=_positive_int, default=None,
                    help="beta_vae: raise beta linearly from 0 over this many steps")
     t.add_argument("--capacity-max", type=_non_negative_float, default=None,
-                   help=f"beta_vae_capacity: C_max in nats (default {_default('beta_vae_capacity', 'capacity_max'):g})")
+                   help=f"beta_vae_capacity: C_max in nats "
+                        f"(default {_default('beta_vae_capacity', 'capacity_max'):g})")
     t.add_argument("--capacity-steps", type=_positive_int, default=None,
-                   help=f"beta_vae_capacity: steps for C to reach C_max (default {_default('beta_vae_capacity', 'capacity_steps')})")
+                   help=f"beta_vae_capacity: steps for C to reach C_max "
+                        f"(default {_default('beta_vae_capacity', 'capacity_steps')})")
     t.add_argument("--gamma", type=_non_negative_float, default=None,
-                   help=f"beta_vae_capacity: weight of |KL - C| (default {_default('beta_vae_capacity', 'gamma'):g})")
+                   help=f"beta_vae_capacity: weight of |KL - C| "
+                        f"(default {_default('beta_vae_capacity', 'gamma'):g})")
     t.add_argument("--num-classes", type=_positive_int, default=None,
                    help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
     t.add_argument("--conditioning", choices=("one_hot", "embedding"), default=None,
@@ -156,15 +161,19 @@ def build_parser():
     t.add_argument("--embedding-dim", type=_positive_int, default=None,
                    help=f"vqvae: code size D (default {_default('vqvae', 'embedding_dim')})")
     t.add_argument("--commitment-cost", type=_non_negative_float, default=None,
-                   help=f"vqvae: commitment weight beta (default {_default('vqvae', 'commitment_cost'):g})")
+                   help=f"vqvae: commitment weight beta "
+                        f"(default {_default('vqvae', 'commitment_cost'):g})")
     t.add_argument("--ema-decay", type=_decay, default=None,
-                   help=f"vqvae: decay of the EMA codebook updates (default {_default('vqvae', 'ema_decay'):g})")
+                   help=f"vqvae: decay of the EMA codebook updates "
+                        f"(default {_default('vqvae', 'ema_decay'):g})")
     t.add_argument("--gradient-codebook", action="store_true",
                    help="vqvae: learn the codebook by its loss instead of by EMA")
     t.add_argument("--dead-code-steps", type=_non_negative_int, default=None,
-                   help=f"vqvae: re-seed codes unused for this many steps (default {_default('vqvae', 'dead_code_steps')}; 0: never)")
+                   help=f"vqvae: re-seed codes unused for this many steps "
+                        f"(default {_default('vqvae', 'dead_code_steps')}; 0: never)")
     t.add_argument("--residual-blocks", type=_non_negative_int, default=None,
-                   help=f"vqvae: residual blocks in encoder and decoder (default {_default('vqvae', 'residual_blocks')})")
+                   help=f"vqvae: residual blocks in encoder and decoder "
+                        f"(default {_default('vqvae', 'residual_blocks')})")
     t.add_argument("--kmeans-init", action="store_true",
                    help="vqvae: start the codebook at k-means centres of encoder outputs")
     t.add_argument("--prior-epochs", type=_non_negative_int, default=None,
@@ -426,7 +435,6 @@ def _fixed_values(pairs, parser):
 
 def _tune(args, parser):
     from keras_vae import tuning
-
     from keras_vae.models import applies
     from keras_vae.models import model_class
 

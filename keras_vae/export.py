@@ -8,12 +8,11 @@ Versions are integer folders; a new export takes the next number, so a TF Servin
 server pointed at ``saved_models/vae`` picks up the newest.
 """
 
+import functools
 import json
 import os
 import shutil
 import tempfile
-
-import functools
 
 import keras
 import tensorflow as tf

@@ -5,7 +5,6 @@
 
 import json
 import os
-
 import shutil
 import tempfile
 
@@ -66,7 +65,8 @@ def datasets(dataset, labels, batch_size, binarize, seed, steps_per_epoch=None,
         train_ds = train_ds.repeat().skip(start_epoch * steps_per_epoch)
     if strategy is not None and distribute.num_workers(strategy) > 1:
         options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = policy
         train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
     image_spec = train_ds.element_spec[0] if labels else train_ds.element_spec
     input_shape = tuple(int(d) for d in image_spec.shape[1:])

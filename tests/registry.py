@@ -84,7 +84,8 @@ def batch(model, n=32, seed=0):
     """``(x, labels)`` for ``model``; labels are ``None`` for unconditional models."""
     rng = np.random.default_rng(seed)
     x = rng.random((n, *model.data_shape)).astype("float32")
-    labels = rng.integers(0, model.num_classes, n).astype("int32") if is_conditional(model) else None
+    labels = rng.integers(0, model.num_classes,
+                          n).astype("int32") if is_conditional(model) else None
     return x, labels
 
 

@@ -65,8 +65,10 @@ def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
         (["--strategy", "horovod"], "invalid choice"),
         (["--strategy", "tpu"], "needs a TPU"),
         (["--mixed-precision", "float8"], "invalid choice"),
-        (["--architecture", "mlp", "--dense-units", "64"], "--dense-units is for --architecture conv"),
-        (["--model", "vqvae", "--dense-units", "64"], "--dense-units does not apply to --model vqvae"),
+        (["--architecture", "mlp", "--dense-units", "64"],
+         "--dense-units is for --architecture conv"),
+        (["--model", "vqvae", "--dense-units", "64"],
+         "--dense-units does not apply to --model vqvae"),
         (["--dense-units", "256,0"], "positive integers"),
     ],
 )

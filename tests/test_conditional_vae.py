@@ -52,7 +52,8 @@ def test_kl_against_the_learned_prior_matches_closed_form():
     model = tiny(conditional_prior=True)
     prior_mean = np.array([[0.5, -1.0], [2.0, 0.0], [0.0, 0.3]], "float32")
     prior_log_var = np.array([[0.0, 1.0], [-1.0, 0.5], [0.2, 0.0]], "float32")
-    model.prior_net.set_weights([np.concatenate([prior_mean, prior_log_var], 1), np.zeros(4, "float32")])
+    model.prior_net.set_weights([np.concatenate([prior_mean, prior_log_var], 1),
+                                 np.zeros(4, "float32")])
     x, y = data(6)
     terms = model.compute_terms((tf.constant(x), tf.constant(y)))
     mu, lv = (np.asarray(t, "float64") for t in (terms["mean"], terms["log_var"]))

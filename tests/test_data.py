@@ -126,7 +126,8 @@ def test_bad_options_and_unknown_names(tiny_npz):
 # ---------------------------------------------------------------------------- IDX
 def write_idx(path, array, compress):
     codes = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}
-    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I",
+                                                                         *array.shape)
     payload = header + array.tobytes()
     with open(path, "wb") as f:
         f.write(gzip.compress(payload) if compress else payload)
@@ -140,7 +141,8 @@ def test_idx_folder_round_trip(tmp_path, compress):
     suffix = ".gz" if compress else ""
     write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images, compress)
     write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", labels, compress)
-    np.testing.assert_array_equal(files.read_idx(str(tmp_path / f"train-images-idx3-ubyte{suffix}")), images)
+    read = files.read_idx(str(tmp_path / f"train-images-idx3-ubyte{suffix}"))
+    np.testing.assert_array_equal(read, images)
     ds = kv.data.load(str(tmp_path), split="train", batch_size=32, labels=True, shuffle=False)
     x, y = batches(ds)[0]
     np.testing.assert_allclose(x[..., 0], images / 255.0, rtol=1e-6)

@@ -51,7 +51,8 @@ SCRIPT = textwrap.dedent(
         for v in model.weights + model.optimizer.variables:
             values = getattr(v.value, "values", None)
             if values:
-                spread = max(spread, max(float(np.max(np.abs(np.asarray(r) - np.asarray(values[0]))))
+                first = np.asarray(values[0])
+                spread = max(spread, max(float(np.max(np.abs(np.asarray(r) - first)))
                                          for r in values))
         return history, scores, state, spread, int(model.optimizer.iterations.numpy())
 

@@ -98,7 +98,8 @@ def served(tmp_path_factory):
         expected[model_id] = (model, folder, expected_outputs(model, inputs))
     proc = subprocess.run(
         [sys.executable, "-I", "-c", SERVE_SCRIPT, json.dumps(jobs)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True, text=True, timeout=600, env={**os.environ,
+                                                          "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     outputs = {model_id: dict(np.load(job[2])) for model_id, job in zip(IDS, jobs)}
@@ -123,7 +124,8 @@ def test_metadata_describes_the_model(served, model_id):
     assert meta["input_shape"] == list(model.data_shape)
     assert meta["latent_shape"] == reg.latent_shape(model)
     assert meta["likelihood"] == model.likelihood
-    num_classes = model.prior.num_classes if reg.is_vq(model) else getattr(model, "num_classes", None)
+    num_classes = model.prior.num_classes if reg.is_vq(model) else getattr(model, "num_classes",
+                                                                           None)
     assert meta["num_classes"] == num_classes
     assert meta["num_embeddings"] == getattr(model, "num_embeddings", None)
     assert meta["keras_vae_version"] == kv.__version__

@@ -115,7 +115,8 @@ def test_bad_constructor_arguments_are_named(kwargs, message):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [(dict(beta="big"), "beta"), (dict(capacity_max=-1.0), "capacity_max"), (dict(gamma=0), "gamma")],
+    [(dict(beta="big"), "beta"), (dict(capacity_max=-1.0), "capacity_max"), (dict(gamma=0),
+                                                                             "gamma")],
 )
 def test_bad_beta_vae_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -37,7 +37,8 @@ SCRIPT = textwrap.dedent(
 
     result = training.train(model=model, dataset=data, output=output, epochs=2, batch_size=16,
                             seed=3, verbose=0, model_kwargs=TINY_RUNS[model], export=False,
-                            prior_epochs=0, callbacks=[Dump()] + ([KillMidEpoch(1, 1)] if kill else []),
+                            prior_epochs=0,
+                            callbacks=[Dump()] + ([KillMidEpoch(1, 1)] if kill else []),
                             strategy=strategy, log=print)
     print("PATHS", sorted(result["paths"]))
     """

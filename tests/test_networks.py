@@ -33,7 +33,8 @@ def test_course_conv_vae_layers_and_parameters():
     encoder, decoder = networks.build_encoder_decoder(
         "conv", (28, 28, 1), 128, filters=(32, 64, 128), kernel_size=4
     )
-    assert [tuple(s) for s in networks.stage_sizes((28, 28, 1))] == [(28, 28), (14, 14), (7, 7), (3, 3)]
+    assert [tuple(s) for s in networks.stage_sizes((28, 28, 1))] == [(28, 28), (14, 14), (7, 7),
+                                                                     (3, 3)]
     convs = [layer for layer in encoder.layers if layer.name.startswith("conv_")]
     assert [(layer.filters, layer.kernel_size, layer.strides) for layer in convs] == [
         (32, (4, 4), (2, 2)), (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2))

@@ -30,7 +30,8 @@ def test_traversals_one_row_per_dimension_sorted_by_kl(vae, tmp_path):
     z = base.copy()
     z[2] = -2.0
     np.testing.assert_allclose(images[0], np.asarray(vae.decode(z[None]))[0], atol=1e-6)
-    path = kv.plotting.save_traversals(tmp_path / "t.png", vae, X[0], kl_per_dimension=[0.1, 0.0, 3.0])
+    path = kv.plotting.save_traversals(tmp_path / "t.png", vae, X[0], kl_per_dimension=[0.1, 0.0,
+                                                                                        3.0])
     assert _size(path)[0] >= 400
 
 

@@ -23,7 +23,8 @@ def test_cyclical_values_at_given_steps():
 
 @pytest.mark.parametrize(
     "schedule",
-    [schedules.Constant(2.0), schedules.LinearWarmup(0.0, 4.0, 50, 5), schedules.Cyclical(0.0, 1.0, 40, 0.25)],
+    [schedules.Constant(2.0), schedules.LinearWarmup(0.0, 4.0, 50, 5),
+     schedules.Cyclical(0.0, 1.0, 40, 0.25)],
 )
 def test_schedules_round_trip_through_keras_serialization(schedule):
     revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))

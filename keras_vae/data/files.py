@@ -79,7 +79,8 @@ def read_idx(path):
 
 
 def _find(folder, stem):
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx",
+                                                                                ".idx") + ".gz"):
         candidate = os.path.join(folder, name)
         if os.path.isfile(candidate):
             return candidate
@@ -96,7 +97,8 @@ def load_idx(path, split):
     """
     if os.path.isdir(path):
         if split not in _IDX_STEMS:
-            raise ValueError(f"split for an IDX folder must be 'train' or 'test'. Received: {split!r}")
+            raise ValueError("split for an IDX folder must be 'train' or 'test'. "
+                             f"Received: {split!r}")
         image_stem, label_stem = _IDX_STEMS[split]
         image_file = _find(path, image_stem)
         if image_file is None:

@@ -15,7 +15,8 @@ class Sampling(keras.layers.Layer):
     Gradients flow to ``mean`` and ``log_var`` through the deterministic transform
     (Kingma & Welling 2014, section 2.4). The noise comes from a
     ``keras.random.SeedGenerator``, so a layer built with a ``seed`` draws the same sequence
-    of noise every time it is rebuilt; its state is saved with the model (``.keras``), so a reloaded model continues the
+    of noise every time it is rebuilt; its state is saved with the model (``.keras``), so a
+    reloaded model continues the
     same noise stream.
     ``log_var`` is clipped to ``keras_vae.losses.LOG_VAR_BOUNDS`` so ``exp`` stays finite.
 

@@ -708,7 +708,8 @@ class BaseVAE(BaseAutoencoder):
             return self.serving_decode(check_served_shape(z, (self.latent_dim,), "z"))
 
         def sample(num, seed):
-            num = after_checks(num, [tf.debugging.assert_non_negative(num, message="`num` must be >= 0")])
+            num = after_checks(num, [tf.debugging.assert_non_negative(
+                num, message="`num` must be >= 0")])
             return {"x_mean": self.decode(self.prior_noise(num, seed))}
 
         return {

@@ -20,7 +20,8 @@ def check_served_shape(tensor, tail, name):
         tf.reduce_all(tf.equal(padded[1:], tf.constant(tail, tf.int32))),
     )
     expected = ", ".join(str(d) for d in tail)
-    check = tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received", shape])
+    check = tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received",
+                                     shape])
     return after_checks(tensor, [check])
 
 

@@ -10,10 +10,10 @@ from keras_vae.data.arrays import numpy_batches
 from keras_vae.layers import VectorQuantizer
 from keras_vae.layers import kmeans
 from keras_vae.models.base import BaseAutoencoder
-from keras_vae.models.serving import after_checks
-from keras_vae.models.serving import check_served_shape
 from keras_vae.models.priors import PixelCNN
 from keras_vae.models.priors import check_codes
+from keras_vae.models.serving import after_checks
+from keras_vae.models.serving import check_served_shape
 from keras_vae.networks import build_conv_grid_decoder
 from keras_vae.networks import build_conv_grid_encoder
 from keras_vae.networks import stage_sizes
@@ -231,7 +231,8 @@ class VQVAE(BaseAutoencoder):
     def attach_prior(self, prior):
         """Uses ``prior`` (a :class:`PixelCNN` over this model's grid) for :meth:`sample`."""
         if not isinstance(prior, PixelCNN):
-            raise ValueError(f"The prior must be a keras_vae PixelCNN; received {type(prior).__name__}.")
+            raise ValueError("The prior must be a keras_vae PixelCNN; received "
+                             f"{type(prior).__name__}.")
         if tuple(prior.grid_shape) != tuple(self.code_shape):
             raise ValueError(
                 f"The prior models {tuple(prior.grid_shape)} code grids but this VQVAE's grid "
@@ -256,7 +257,8 @@ class VQVAE(BaseAutoencoder):
             conditional: Class-conditional prior; default: when ``data`` has labels.
             verbose, callbacks: As for ``fit``.
             **prior_kwargs: :class:`PixelCNN` arguments (``filters``, ``num_blocks``,
-                ``num_classes`` (default: the largest label + 1)...) for a new prior; ignored when a compatible prior is attached already and
+                ``num_classes`` (default: the largest label + 1)...) for a new prior;
+                ignored when a compatible prior is attached already and
                 ``conditional`` agrees with it.
 
         Returns:

@@ -8,7 +8,8 @@ from keras_vae.plotting import figures
 
 
 def image_grid(images, ncols=None, pad=1):
-    """Tiles ``[N, H, W, C]`` images in [0, 1] into one ``[rows*(H+pad), cols*(W+pad), C]`` array."""
+    """Tiles ``[N, H, W, C]`` images in [0, 1] into one ``[rows*(H+pad), cols*(W+pad), C]``
+    array."""
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, H, W, C); received {images.shape}.")
@@ -29,7 +30,8 @@ def save_image_grid(path, images, ncols=None, title=None):
     grid = image_grid(images, ncols)
     height, width = grid.shape[:2]
     scale = max(1.0, 400.0 / max(height, width))
-    fig = plt.figure(figsize=(width * scale / 100.0, height * scale / 100.0 + (0.3 if title else 0)))
+    fig = plt.figure(figsize=(width * scale / 100.0,
+                              height * scale / 100.0 + (0.3 if title else 0)))
     ax = fig.add_axes([0, 0, 1, 1 if not title else height * scale / (height * scale + 30)])
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
               interpolation="nearest")
@@ -39,7 +41,8 @@ def save_image_grid(path, images, ncols=None, title=None):
     return figures.save(fig, path)
 
 
-def save_reconstructions(path, originals, reconstructions, title="originals (odd rows) / reconstructions (even rows)"):
+def save_reconstructions(path, originals, reconstructions,
+                         title="originals (odd rows) / reconstructions (even rows)"):
     """Saves originals and their reconstructions in alternating rows; returns ``path``."""
     originals = np.asarray(originals)
     reconstructions = np.asarray(reconstructions)
