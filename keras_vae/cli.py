@@ -22,6 +22,12 @@ def _model_kinds():
 CONV_DENSE_UNITS = ()
 
 
+def _architectures():
+    from keras_vae.networks import ARCHITECTURES
+
+    return ARCHITECTURES
+
+
 def _default(kind, name):
     """The library's default of constructor argument (or training option) ``name`` of model
     ``kind``, for the help texts."""
@@ -116,14 +122,18 @@ def build_parser():
     _add_run_arguments(t, epochs=10, epochs_help=None)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--latent-dim", type=_positive_int, default=None,
-                   help="default 10 (4 for cvae, the ConditionalVAE default; vqvae has a code "
-                   "grid instead)")
-    t.add_argument("--architecture", choices=("mlp", "conv"), default=None,
-                   help="default conv (vqvae is convolutional only)")
+                   help=f"default {CLI_NETWORK_DEFAULTS['latent_dim']} (cvae: "
+                   f"{_default('cvae', 'latent_dim')}, the ConditionalVAE default; vqvae has a "
+                   "code grid instead)")
+    t.add_argument("--architecture", choices=_architectures(), default=None,
+                   help=f"default {CLI_NETWORK_DEFAULTS['architecture']} (vqvae is "
+                   "convolutional only; gru is for sequences)")
     t.add_argument("--hidden-units", type=_int_list, default=None,
-                   help="MLP widths, comma-separated (default 400)")
+                   help="MLP (or GRU) widths, comma-separated (default "
+                   f"{_units_text(_default('vae', 'hidden_units'))})")
     t.add_argument("--filters", type=_int_list, default=None,
-                   help="conv channels per stride-2 stage (default 32,32,64,64, the conv "
+                   help="conv channels per stride-2 stage (default "
+                   f"{_units_text(CLI_NETWORK_DEFAULTS['filters'])}, the conv "
                    "trunk of the dSprites network of Burgess et al.; the course ConvVAE is "
                    "32,64,128 with "
                    "--latent-dim 128; vqvae: 32,64, a 7x7 code grid on MNIST)")
@@ -152,6 +162,10 @@ def build_parser():
                         f"(default {_default('beta_vae_capacity', 'gamma'):g})")
     t.add_argument("--num-classes", type=_positive_int, default=None,
                    help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
+    t.add_argument("--condition-dim", type=_positive_int, default=None,
+                   help="cvae: condition on float vectors of this width instead of class "
+                   "labels (the dataset's labels must be such vectors: celeb_a's 40 "
+                   "attributes, or an .npz whose y_train is 2-D)")
     t.add_argument("--conditioning", choices=("one_hot", "embedding"), default=None,
                    help="cvae: how the label enters the networks (default one_hot)")
     t.add_argument("--standard-prior", action="store_true",
@@ -215,10 +229,12 @@ def build_parser():
     u.add_argument("--objective", default="val_loss",
                    help="val_loss (default), val_elbo, val_reconstruction_loss, "
                    "val_codebook_perplexity (vqvae), or metric:min|max")
-    u.add_argument("--architecture", choices=("mlp", "conv"), default=None,
+    u.add_argument("--architecture", choices=_architectures(), default=None,
                    help="default mlp (vqvae is convolutional only)")
     u.add_argument("--num-classes", type=_positive_int, default=None,
                    help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
+    u.add_argument("--condition-dim", type=_positive_int, default=None,
+                   help="cvae: float condition vectors of this width instead of labels")
     u.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="pin a hyperparameter of the search space (repeatable), e.g. "
                    "--fix latent_dim=8")
@@ -289,6 +305,7 @@ MODEL_FLAGS = {
     "--capacity-steps": ("capacity_steps", "capacity_steps"),
     "--gamma": ("gamma", "gamma"),
     "--num-classes": ("num_classes", "num_classes"),
+    "--condition-dim": ("condition_dim", "condition_dim"),
     "--conditioning": ("conditioning", "conditioning"),
     "--standard-prior": ("standard_prior", "conditional_prior"),
     "--num-embeddings": ("num_embeddings", "num_embeddings"),
@@ -304,12 +321,15 @@ MODEL_FLAGS = {
 }
 #: Flags whose value is passed to the constructor under the name they set.
 _DIRECT = ("latent_dim", "hidden_units", "dense_units", "free_bits", "num_samples",
-           "capacity_max", "capacity_steps", "gamma", "num_classes", "conditioning",
+           "capacity_max", "capacity_steps", "gamma", "num_classes", "condition_dim",
+           "conditioning",
            "num_embeddings", "embedding_dim", "commitment_cost", "ema_decay",
            "dead_code_steps", "residual_blocks")
-#: The CLI's latent size for Gaussian models whose class keeps the base default (the main
-#: job's shapes VAE); a class with a default of its own (ConditionalVAE: 4) keeps it.
-CLI_LATENT_DIM = 10
+#: The three places where ``keras-vae train`` departs from the library's defaults, for its
+#: main job (a conv VAE on the 64x64 shapes): Gaussian models get these unless the flag is
+#: given (``latent_dim`` only where the class keeps the base default; ConditionalVAE's 4
+#: stays). Every other model flag defaults to the library's value, read from the constructor.
+CLI_NETWORK_DEFAULTS = {"architecture": "conv", "filters": (32, 32, 64, 64), "latent_dim": 10}
 
 
 def _model_kwargs(args, parser):
@@ -345,8 +365,8 @@ def _model_kwargs(args, parser):
         return {"filters": args.filters or defaults["filters"], "likelihood": args.likelihood,
                 **kwargs}
     if defaults["latent_dim"] == constructor_defaults(BaseVAE)["latent_dim"]:
-        kwargs.setdefault("latent_dim", CLI_LATENT_DIM)
-    architecture = args.architecture or "conv"
+        kwargs.setdefault("latent_dim", CLI_NETWORK_DEFAULTS["latent_dim"])
+    architecture = args.architecture or CLI_NETWORK_DEFAULTS["architecture"]
     if architecture == "mlp" and args.dense_units:
         parser.error("--dense-units is for --architecture conv; the MLP's layers are "
                      "--hidden-units")
@@ -355,7 +375,7 @@ def _model_kwargs(args, parser):
     kwargs.update({
         "architecture": architecture,
         "hidden_units": args.hidden_units or defaults["hidden_units"],
-        "filters": args.filters or (32, 32, 64, 64),
+        "filters": args.filters or CLI_NETWORK_DEFAULTS["filters"],
         "likelihood": args.likelihood,
     })
     if args.beta is not None or args.kl_warmup_steps:
@@ -441,13 +461,16 @@ def _tune(args, parser):
     codes = model_class(args.model)[0].latent_kind == "codes"
     if codes and args.architecture == "mlp":
         parser.error(f"--model {args.model} is convolutional: --architecture mlp does not apply")
-    if args.num_classes is not None and not applies(args.model, "num_classes"):
-        parser.error(f"--num-classes does not apply to --model {args.model}")
     model_kwargs = {"likelihood": args.likelihood}
     if not codes:
         model_kwargs["architecture"] = args.architecture or "mlp"
-    if args.num_classes is not None:
-        model_kwargs["num_classes"] = args.num_classes
+    for name in ("num_classes", "condition_dim"):
+        value = getattr(args, name)
+        if value is not None:
+            if not applies(args.model, name):
+                parser.error(f"--{name.replace('_', '-')} does not apply to --model "
+                             f"{args.model}")
+            model_kwargs[name] = value
     output = args.output or os.path.join("saved_models", f"{args.model}_tuning")
     _, best, rows = tuning.search(
         model=args.model, dataset=args.dataset, output=output, tuner=args.tuner,

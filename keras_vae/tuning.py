@@ -92,9 +92,11 @@ def _capacity_space(hp, architecture, d):
 
 
 def _cvae_space(hp, architecture, d):
-    return {**_gaussian_space(hp, architecture, d),
-            "conditioning": _choice(hp, "conditioning", ["one_hot", "embedding"],
-                                    d["conditioning"])}
+    space = _gaussian_space(hp, architecture, d)
+    if d.get("condition_dim") is None:  # float conditions enter as they are
+        space["conditioning"] = _choice(hp, "conditioning", ["one_hot", "embedding"],
+                                        d["conditioning"])
+    return space
 
 
 def _iwae_space(hp, architecture, d):
@@ -277,7 +279,7 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
     train_ds, val_ds, input_shape, steps, val_steps = training.datasets(
         dataset, conditional, batch_size, binarize, seed, steps_per_epoch, validation_steps)
     model_kwargs = dict(model_kwargs or {})
-    if conditional:
+    if conditional and model_kwargs.get("condition_dim") is None:
         model_kwargs.setdefault("num_classes", 10)
     hypermodel = HyperModel(model, input_shape, fixed=fixed, seed=seed, **model_kwargs)
     goal = objective(objective_name)

@@ -6,11 +6,59 @@ automatically: a new variant gets all of them by adding one line here (and, if i
 other inputs, a branch in the helpers below). Build models with :func:`build`.
 """
 
+import keras
 import numpy as np
 
 import keras_vae as kv
 
 TINY_IMAGE = (8, 8, 1)
+
+
+# ---------------------------------------------------------------------- user-written networks
+# Entries whose networks are a user's own: a factory builds a fresh pair for every model, so
+# each registered check (config, .keras, export, distribution, precision) runs on them too.
+def conv_bn_networks(latent_dim=3):
+    """A functional conv encoder with BatchNormalization and a transposed-conv decoder.
+
+    ``synchronized=True``: under a distribution strategy the batch statistics are those of
+    the global batch, so two replicas train as one device does (unsynchronized, each replica
+    normalizes by its own share and the weights drift apart by about 4e-3 in three epochs)."""
+    x = keras.Input(TINY_IMAGE)
+    h = keras.layers.Conv2D(4, 3, strides=2, padding="same")(x)
+    h = keras.layers.BatchNormalization(synchronized=True)(h)
+    h = keras.layers.ReLU()(h)
+    encoder = keras.Model(x, keras.layers.Dense(2 * latent_dim)(keras.layers.Flatten()(h)),
+                          name="user_conv_encoder")
+    z = keras.Input((latent_dim,))
+    h = keras.layers.Reshape((4, 4, 4))(keras.layers.Dense(64, activation="relu")(z))
+    out = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")(h)
+    return encoder, keras.Model(z, out, name="user_conv_decoder")
+
+
+@keras.saving.register_keras_serializable(package="keras_vae_tests")
+class SubclassedEncoder(keras.Model):
+    """A subclassed encoder returning the pair (mean, log_var)."""
+
+    def __init__(self, latent_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = latent_dim
+        self.flatten = keras.layers.Flatten()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.mean = keras.layers.Dense(latent_dim)
+        self.log_var = keras.layers.Dense(latent_dim)
+
+    def call(self, x):
+        h = self.hidden(self.flatten(x))
+        return self.mean(h), self.log_var(h)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+def subclassed_networks(latent_dim=2):
+    decoder = keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(64),
+                                keras.layers.Reshape(TINY_IMAGE)], name="user_decoder")
+    return SubclassedEncoder(latent_dim, name="user_encoder"), decoder
 
 MODELS = {
     "vae_mlp": (kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,))),
@@ -31,6 +79,25 @@ MODELS = {
     ),
     "iwae_mlp_k3": (
         kv.IWAE, dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,), num_samples=3),
+    ),
+    "vae_user_conv_batchnorm": (
+        kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
+    ),
+    "beta_vae_user_subclassed_encoder": (
+        kv.BetaVAE, dict(input_shape=TINY_IMAGE, latent_dim=2, networks=subclassed_networks,
+                         beta=2.0),
+    ),
+    "vae_tabular_gaussian_real": (
+        kv.VAE, dict(input_shape=(6,), latent_dim=2, hidden_units=(8,), likelihood="gaussian",
+                     likelihood_scale="learned"),
+    ),
+    "vae_gru_sequence_gaussian": (  # the VRAE: GRU encoder and decoder over [steps, features]
+        kv.VAE, dict(input_shape=(5, 3), latent_dim=2, architecture="gru", hidden_units=(8,),
+                     likelihood="gaussian"),
+    ),
+    "cvae_float_conditions": (
+        kv.ConditionalVAE, dict(input_shape=TINY_IMAGE, condition_dim=3, latent_dim=2,
+                                hidden_units=(16,)),
     ),
     "cvae_one_hot_mlp": (
         kv.ConditionalVAE,
@@ -66,6 +133,8 @@ def build(model_id, seed=0):
     """A fresh model of registry entry ``model_id``."""
     cls, kwargs = MODELS[model_id]
     kwargs = dict(kwargs)
+    if "networks" in kwargs:
+        kwargs["encoder"], kwargs["decoder"] = kwargs.pop("networks")(kwargs["latent_dim"])
     if isinstance(kwargs.get("prior"), dict):
         kwargs["prior"] = kv.priors.PixelCNN(**kwargs["prior"], seed=seed)
     return cls(**kwargs, seed=seed)
@@ -81,12 +150,30 @@ def is_vq(model):
 
 
 def batch(model, n=32, seed=0):
-    """``(x, labels)`` for ``model``; labels are ``None`` for unconditional models."""
+    """``(x, labels)`` for ``model``; labels are ``None`` for unconditional models, float
+    condition vectors for a ``condition_dim`` model. Real-valued data is standardized
+    noise (negative values included), data in [0, 1] uniform."""
     rng = np.random.default_rng(seed)
-    x = rng.random((n, *model.data_shape)).astype("float32")
-    labels = rng.integers(0, model.num_classes,
-                          n).astype("int32") if is_conditional(model) else None
-    return x, labels
+    if model.data_range == "real":
+        x = rng.standard_normal((n, *model.data_shape)).astype("float32")
+    else:
+        x = rng.random((n, *model.data_shape)).astype("float32")
+    return x, conditions(model, n, rng)
+
+
+def conditions(model, n, rng=None):
+    """What a conditional model's ``sample`` takes for ``n`` examples (``None`` otherwise)."""
+    rng = rng or np.random.default_rng(0)
+    if not is_conditional(model):
+        return None
+    if getattr(model, "condition_dim", None):
+        return rng.random((n, model.condition_dim)).astype("float32")
+    return rng.integers(0, model.num_classes, n).astype("int32")
+
+
+def condition_name(model):
+    """The name of the condition input of the model's signatures."""
+    return "condition" if getattr(model, "condition_dim", None) else "label"
 
 
 def latent_shape(model):
@@ -127,6 +214,8 @@ def call(model, x, labels):
 def sample_labels(model, n):
     """Labels ``sample`` needs (one per image), or ``None``."""
     if is_conditional(model):
+        if getattr(model, "condition_dim", None):
+            return conditions(model, n)
         return np.arange(n, dtype="int32") % model.num_classes
     if is_vq(model) and model.prior is not None and model.prior.conditional:
         return np.arange(n, dtype="int32") % model.prior.num_classes

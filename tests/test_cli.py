@@ -294,3 +294,67 @@ def test_dense_units_reach_the_model():
                            ([], cli.CONV_DENSE_UNITS)):
         args = parser.parse_args(["train", *argv])
         assert cli._model_kwargs(args, parser)["dense_units"] == expected
+
+
+def test_cvae_on_float_conditions_from_an_npz(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "conditions.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (48, 8, 8), dtype=np.uint8),
+             y_train=rng.random((48, 3)).astype("float32"),
+             x_test=rng.integers(0, 256, (16, 8, 8), dtype=np.uint8),
+             y_test=rng.random((16, 3)).astype("float32"))
+    out = tmp_path / "cvae"
+    assert run_cli("--model", "cvae", "--dataset", str(path), "--condition-dim", "3",
+                   "--epochs", "1", "--output", str(out), *TINY) == 0
+    assert (out / "samples.png").is_file()
+    from keras_vae import export
+
+    meta = export.read_metadata(out / "1")
+    assert meta["condition_dim"] == 3 and meta["num_classes"] is None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--condition-dim", "3"], "--condition-dim does not apply to --model vae"),
+    (["--model", "cvae", "--condition-dim", "3", "--conditioning", "embedding"],
+     "num_classes and conditioning are for class labels"),
+    (["--num-samples", "5"], "--num-samples does not apply to --model vae"),
+    (["--model", "beta_vae", "--capacity-max", "5"],
+     "--capacity-max does not apply to --model beta_vae"),
+    (["--model", "beta_vae_capacity", "--beta", "2"],
+     "--beta does not apply to --model beta_vae_capacity"),
+])
+def test_flags_apply_where_the_registry_says(argv, message, tiny_npz, tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        run_cli("--dataset", tiny_npz, "--output", str(tmp_path / "o"), *argv, *TINY)
+    assert err.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_iwae_trains_from_the_cli(tiny_npz, tmp_path):
+    out = tmp_path / "iwae"
+    assert run_cli("--model", "iwae", "--num-samples", "3", "--dataset", tiny_npz, "--epochs",
+                   "1", "--output", str(out), "--no-export", *TINY) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert -metrics["validation"]["loss"] >= metrics["validation"]["elbo"] - 1.0
+
+
+def test_cli_defaults_are_the_library_defaults():
+    # Every model flag defaults to None, which means the constructor's default; the help text
+    # prints that default from the constructor. Only CLI_NETWORK_DEFAULTS depart from it.
+    from keras_vae.models import kind_defaults
+
+    parser = cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    actions = {a.dest: a for a in train._actions}
+    for flag, (attribute, target) in cli.MODEL_FLAGS.items():
+        assert actions[attribute].default in (None, False), flag
+    assert set(cli.CLI_NETWORK_DEFAULTS) == {"architecture", "filters", "latent_dim"}
+    for flag, kind, name in (("--num-embeddings", "vqvae", "num_embeddings"),
+                             ("--residual-blocks", "vqvae", "residual_blocks"),
+                             ("--num-samples", "iwae", "num_samples"),
+                             ("--beta", "beta_vae", "beta"),
+                             ("--num-classes", "cvae", "num_classes")):
+        help_text = actions[flag.lstrip("-").replace("-", "_")].help
+        assert f"(default {kind_defaults(kind)[name]:g}" in help_text, (flag, help_text)

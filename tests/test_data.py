@@ -169,7 +169,8 @@ def test_idx_errors(tmp_path):
 # ---------------------------------------------------------------------------- TFDS (mocked)
 @pytest.mark.parametrize(
     "name, shape, labels",
-    [("mnist", (28, 28, 1), True), ("cifar10", (32, 32, 3), True), ("celeb_a", (64, 64, 3), False),
+    [("mnist", (28, 28, 1), True), ("cifar10", (32, 32, 3), True),
+     ("celeb_a", (64, 64, 3), False),
      ("dsprites", (64, 64, 1), True)],
 )
 def test_tfds_sources_through_mock_data(name, shape, labels):
@@ -186,12 +187,35 @@ def test_tfds_sources_through_mock_data(name, shape, labels):
         assert got[0][1].dtype == np.int32
 
 
-def test_tfds_dataset_without_labels_says_so():
+def test_tfds_dataset_without_labels_says_so(monkeypatch):
+    from keras_vae.data import tfds_source
+
+    # Every dataset listed today has labels or attributes; one without says so up front.
+    monkeypatch.setitem(tfds_source.TFDS_DATASETS, "mnist", ((28, 28, 1), 255, None, None, None))
+    with pytest.raises(ValueError, match="no class label"):
+        tfds_source.load_tfds("mnist", "train", labels=True)
+
+
+def test_celeb_a_yields_its_40_attributes_as_float_conditions():
     import tensorflow_datasets as tfds
 
-    with tfds.testing.mock_data(num_examples=4):
-        with pytest.raises(ValueError, match="no class label"):
-            kv.data.load("celeb_a", labels=True)
+    with tfds.testing.mock_data(num_examples=6):
+        x, c = next(iter(kv.data.load("celeb_a", labels=True, batch_size=6)))
+    assert tuple(x.shape) == (6, 64, 64, 3) and tuple(c.shape) == (6, 40)
+    assert c.dtype == "float32" and set(np.unique(c)) <= {0.0, 1.0}
+
+
+def test_npz_condition_arrays_become_float_conditions(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "cond.npz"
+    conditions = rng.standard_normal((10, 3)).astype("float32")
+    np.savez(path, x_train=rng.integers(0, 256, (10, 4, 4), dtype=np.uint8), y_train=conditions)
+    _, c = next(iter(kv.data.load(str(path), labels=True, batch_size=10, shuffle=False)))
+    np.testing.assert_array_equal(np.asarray(c), conditions)
+    conditions[2, 1] = np.nan
+    np.savez(path, x_train=rng.integers(0, 256, (10, 4, 4), dtype=np.uint8), y_train=conditions)
+    with pytest.raises(ValueError, match="must be finite"):
+        kv.data.load(str(path), labels=True)
 
 
 # ---------------------------------------------------------------------------- shapes

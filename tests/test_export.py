@@ -60,12 +60,12 @@ def serving_inputs(model, seed=1):
               "num": np.int32(5), "seed": np.int32(7)}
     labels = reg.sample_labels(model, 5) if labels is None else labels
     if labels is not None:
-        inputs["label"] = labels
+        inputs[reg.condition_name(model)] = labels
     return inputs
 
 
 def expected_outputs(model, inputs):
-    x, labels = inputs["x"], inputs.get("label")
+    x, labels = inputs["x"], inputs.get(reg.condition_name(model))
     z = inputs["codes" if reg.is_vq(model) else "z"]
     rec = reg.reconstruct(model, x, None if reg.is_vq(model) else labels)
     if reg.is_vq(model):
@@ -78,7 +78,8 @@ def expected_outputs(model, inputs):
     out.update({
         "reconstruct/x_mean": rec, "serving_default/x_mean": rec,
         "decode/x_mean": reg.decode(model, z, labels),
-        "sample/x_mean": reg.sample(model, 5, seed=7, labels=inputs.get("label")),
+        "sample/x_mean": reg.sample(model, 5, seed=7,
+                                    labels=inputs.get(reg.condition_name(model))),
     })
     if model.likelihood == "bernoulli":
         out["decode/logits"] = reg.decode(model, z, labels, return_logits=True)
@@ -204,7 +205,7 @@ def test_onnx_graphs_match_the_model(model_id, tmp_path):
         names = [i.name for i in session.get_inputs()]
         expected_names = [("codes" if reg.is_vq(model) else "z") if name == "decode" else "x"]
         if reg.is_conditional(model):
-            expected_names.append("label")
+            expected_names.append(reg.condition_name(model))
         assert sorted(names) == sorted(expected_names)
         feed = {k: inputs[k] for k in names}
         outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))

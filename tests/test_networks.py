@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_vae as kv
 from keras_vae import networks
 
 
@@ -130,3 +131,47 @@ def test_conv_stages_compute_what_pytorch_padding_computes(shape, kernel_size):
     np.testing.assert_allclose(
         upsample(bottom), _torch_style_decoder_stages(decoder, bottom, sizes, kernel_size),
         rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("normalization", ["batch", "group", "layer", None])
+def test_resnet_builder_on_colour_images(normalization):
+    encoder, decoder = networks.resnet((32, 32, 3), 6, filters=(8, 16), blocks=1,
+                                       normalization=normalization)
+    model = kv.VAE(input_shape=(32, 32, 3), encoder=encoder, decoder=decoder, latent_dim=6,
+                   likelihood="gaussian")
+    x = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
+    model.compile(optimizer="adam")
+    logs = model.fit(x, batch_size=4, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"]).all()
+    assert tuple(model.reconstruct(x).shape) == (4, 32, 32, 3)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        networks.resnet((30, 30, 3), 6, filters=(8, 16))
+    with pytest.raises(ValueError, match="normalization"):
+        networks.resnet((32, 32, 3), 6, normalization="instance")
+
+
+def test_burgess_network_is_the_dsprites_network():
+    encoder, decoder = networks.burgess()
+    dense = [layer.units for layer in encoder.layers if isinstance(layer, keras.layers.Dense)]
+    convs = [layer.filters for layer in encoder.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs == [32, 32, 64, 64] and dense == [256, 256, 10, 10]
+    assert tuple(decoder.output_shape[1:]) == (64, 64, 1)
+
+
+def test_gru_vae_learns_synthetic_sequences():
+    # Sine waves of random phase and frequency, two features: a VRAE must reconstruct them far
+    # better than their variance.
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 2 * np.pi, 12)
+    phase, freq = rng.uniform(0, 2 * np.pi, (256, 1)), rng.uniform(0.5, 1.5, (256, 1))
+    x = np.stack([np.sin(freq * t + phase), np.cos(freq * t + phase)], -1).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = kv.VAE(input_shape=(12, 2), architecture="gru", hidden_units=(32,), latent_dim=2,
+                   likelihood="gaussian", likelihood_scale="learned", seed=0)
+    assert model.data_range == "real"
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x, batch_size=32, epochs=30, verbose=0)
+    error = np.mean((np.asarray(model.reconstruct(x)) - x) ** 2)
+    assert error < 0.2 * np.var(x)
+    with pytest.raises(ValueError, match=r"sequences: input_shape must be \(steps, features\)"):
+        kv.VAE(input_shape=(8, 8, 1), architecture="gru")

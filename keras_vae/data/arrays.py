@@ -68,6 +68,28 @@ def check_labels(labels, num_images, num_classes=None, what="labels"):
     return labels.astype(np.int32)
 
 
+def check_targets(targets, num_images, num_classes=None, what="labels"):
+    """Checks what a labelled source yields beside its images: integer class labels (1-D; see
+    :func:`check_labels`), or float condition vectors (a 2-D array, or any floating one: one
+    row of attributes or continuous values per image), returned as float32 ``[N, k]``."""
+    targets = np.asarray(targets)
+    floating = np.issubdtype(targets.dtype, np.floating) or np.issubdtype(targets.dtype,
+                                                                          np.bool_)
+    if not floating and not (targets.ndim == 2 and targets.shape[1] > 1):
+        return check_labels(targets, num_images, num_classes, what)
+    if num_classes is not None:
+        raise ValueError(f"{what} are condition vectors (shape {targets.shape}, dtype "
+                         f"{targets.dtype}), not class labels: num_classes does not apply.")
+    conditions = targets.reshape(len(targets), -1) if targets.ndim else targets
+    if conditions.ndim != 2 or conditions.shape[0] != num_images:
+        raise ValueError(f"{what} must hold one condition row per image ({num_images}); "
+                         f"received shape {targets.shape}.")
+    conditions = conditions.astype(np.float32)
+    if not np.all(np.isfinite(conditions)):
+        raise ValueError(f"{what} must be finite; found NaN or infinite values.")
+    return conditions
+
+
 def static_binarize(images, seed):
     """One fixed Bernoulli draw per pixel (the 'statically binarized' convention), as uint8."""
     rng = np.random.default_rng(seed)

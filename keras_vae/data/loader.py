@@ -80,7 +80,9 @@ def load(
             shapes, whose ``"test"`` is a fixed 10,000-image subset held out of ``"train"``).
         batch_size: Examples per batch.
         labels: Yield ``(x, label)`` pairs with int32 labels (the class; for shapes, dsprites
-            and shapes3d the shape factor).
+            and shapes3d the shape factor), or float32 condition vectors where the source has
+            them: ``celeb_a``'s 40 binary attributes (0/1, in TFDS's order of names), an
+            ``.npz`` whose ``y_<split>`` is 2-D or floating (attributes, continuous values).
         binarize: ``None``; ``"threshold"`` (x > 0.5); ``"static"`` (one Bernoulli draw per
             pixel fixed at load time with ``seed``); ``"dynamic"`` (a fresh Bernoulli draw
             each time an example is seen, the usual MNIST VAE setting).
@@ -133,7 +135,7 @@ def load(
         if labels:
             if label_array is None:
                 raise ValueError(f"labels=True but {source} holds no labels for split {split!r}.")
-            label_array = arrays.check_labels(
+            label_array = arrays.check_targets(
                 label_array, len(images), num_classes, what=f"labels in {source}"
             )
         max_value = 255 if images.dtype == np.uint8 else 1

@@ -15,12 +15,13 @@ def _center_crop_resize(size, crop):
 
 
 #: name -> (image shape after preprocessing, max pixel value, label feature or None,
-#: number of classes, preprocessing of the image or None)
+#: number of classes (None for attribute vectors), preprocessing of the image or None).
+#: The ``attributes`` feature (CelebA's 40 booleans) becomes a float32 vector.
 TFDS_DATASETS = {
     "mnist": ((28, 28, 1), 255, "label", 10, None),
     "fashion_mnist": ((28, 28, 1), 255, "label", 10, None),
     "cifar10": ((32, 32, 3), 255, "label", 10, None),
-    "celeb_a": ((64, 64, 3), 255, None, None, _center_crop_resize(64, 148)),
+    "celeb_a": ((64, 64, 3), 255, "attributes", None, _center_crop_resize(64, 148)),
     "dsprites": ((64, 64, 1), 1, "label_shape", 3, None),
     "shapes3d": ((64, 64, 3), 255, "label_shape", 4, None),
 }
@@ -47,6 +48,10 @@ def load_tfds(name, split, labels, data_dir=None):
         if preprocess is not None:
             image = preprocess(image)
         image = tf.ensure_shape(tf.cast(image, tf.uint8), image_shape)
+        if labels and label_key == "attributes":
+            attributes = example[label_key]
+            return image, tf.stack([tf.cast(attributes[k], tf.float32)
+                                    for k in sorted(attributes)])
         if labels:
             return image, tf.cast(example[label_key], tf.int32)
         return image

@@ -63,9 +63,11 @@ class Sampling(keras.layers.Layer):
         example i of a global batch gets the same noise however the batch is split across
         replicas (see :func:`keras_vae.distribute.replica_rows`), so a distributed step
         equals a one-device step."""
-        return distribute.replica_rows(
-            lambda shape: keras.random.normal(shape, dtype=mean.dtype, seed=self.seed_generator),
-            ops.shape(mean))
+        # Drawn in float32 and rounded: a mixed-precision model sees the float32 model's noise,
+        # not another stream (TensorFlow draws each dtype differently from one seed).
+        return ops.cast(distribute.replica_rows(
+            lambda shape: keras.random.normal(shape, dtype="float32", seed=self.seed_generator),
+            ops.shape(mean)), mean.dtype)
 
     # Keras saves a layer's weights but not its SeedGenerator state; store it too, so a
     # reloaded model continues the same noise stream (and `fit` resumes exactly).

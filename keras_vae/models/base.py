@@ -13,6 +13,7 @@ The networks are arguments (``encoder=``, ``decoder=``: any Keras layer or model
 a named builder of :mod:`keras_vae.networks` from the builder arguments.
 """
 
+import copy
 import math
 
 import keras
@@ -242,13 +243,14 @@ class BaseAutoencoder(ObjectiveModel):
         x = x[:16]
         condition = None if labels is None or not self.needs_labels else labels[:16]
         pictures = {"reconstructions": (x, np.asarray(self.reconstruct(x, condition)))}
-        samples = self.preview_samples(seed, title)
+        samples = self.preview_samples(seed, title, conditions=condition)
         if samples is not None:
             pictures["samples"] = samples
         return pictures
 
-    def preview_samples(self, seed, title):
-        """``(images, ncols, caption)`` of samples for the pictures, or ``None``."""
+    def preview_samples(self, seed, title, conditions=None):
+        """``(images, ncols, caption)`` of samples for the pictures (``conditions``: the test
+        batch's), or ``None``."""
         return None
 
     # ------------------------------------------------------------------ export
@@ -292,10 +294,17 @@ class BaseAutoencoder(ObjectiveModel):
         for key in cls.tuple_config_keys:
             if config.get(key) is not None:
                 config[key] = tuple(config[key])
+        return cls.construct(config)
+
+    @classmethod
+    def build_from_config_values(cls, config):
+        # Nested networks and priors are deserialized under the model's dtype policy (see
+        # ObjectiveModel.construct), so their layers compute as they did when saved.
         for key in cls.object_config_keys:
             if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls.construct(config)
+                # Keras's deserialization consumes the dict it is given: keep the caller's.
+                config[key] = keras.saving.deserialize_keras_object(copy.deepcopy(config[key]))
+        return cls(**config)
 
 
 #: Builder arguments of the Gaussian models with their defaults: passed beside your own
@@ -617,7 +626,7 @@ class BaseVAE(BaseAutoencoder):
         shape = tf.stack([tf.cast(num, tf.int32), self.latent_dim])
         return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype)
 
-    def preview_samples(self, seed, title):
+    def preview_samples(self, seed, title, conditions=None):
         return (np.asarray(self.sample(64, seed=seed)), None, f"{title}: 64 samples from the prior")
 
     # ------------------------------------------------------------------ evaluation hooks

@@ -1,4 +1,5 @@
-"""Conditional VAE: the class label enters both q(z|x, c) and p(x|z, c)."""
+"""Conditional VAE: a class label, or a vector of float conditions, enters both q(z|x, c) and
+p(x|z, c)."""
 
 import keras
 import numpy as np
@@ -8,6 +9,7 @@ from keras import ops
 from keras_vae import losses
 from keras_vae.layers import LabelEncoding
 from keras_vae.models.beta_vae import BetaVAE
+from keras_vae.models.serving import check_conditions
 from keras_vae.models.serving import check_labels
 from keras_vae.models.serving import check_served_shape
 from keras_vae.validation import check_number
@@ -17,7 +19,8 @@ from keras_vae.validation import check_seed
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class ConditionalVAE(BetaVAE):
-    """A VAE conditioned on a class label: digits (or any class) on demand.
+    """A VAE conditioned on a class label, or on float condition vectors: digits (or any
+    class, attribute set or continuous value) on demand.
 
     The label becomes a condition vector c (one-hot, or a learned embedding) that joins the
     encoder after flattening (MLP: the flattened image; conv: the flattened features of the
@@ -28,17 +31,21 @@ class ConditionalVAE(BetaVAE):
     ``ConditionalVAE(beta=4.0)``).
 
     ``fit`` takes ``(x, label)`` batches (``kv.data.load(..., labels=True)``); labels are int
-    class indices in ``[0, num_classes)``.
+    class indices in ``[0, num_classes)``. With ``condition_dim=k`` the condition is instead a
+    float vector ``[batch, k]`` (multi-hot attributes such as CelebA's 40, continuous values,
+    or both) that enters the networks and the learned prior as it is: ``fit(x, c)``,
+    ``encode(x, c)``, ``decode(z, c)``, ``sample(c, seed=...)`` (one example per row).
 
     Args:
-        input_shape: Image shape.
-        num_classes: Number of classes.
+        input_shape: Shape of one example.
+        num_classes: Number of classes (label mode).
+        condition_dim: Width k of float condition vectors, or ``None`` for class labels.
         latent_dim: Size of z. The default 4 is deliberate: the label carries the class, so z
             only needs style, and a small z leaves the decoder no room to ignore the label. With
             the defaults (MLP 400, learned prior) samples at temperature 1 are recognised as the
             requested digit 99 % of the time after 10 MNIST epochs; latent 8 gives 93 %, 20
             gives 82 % (``benchmarks/cvae_mnist.py``). Raise it for better reconstructions.
-        conditioning: ``"one_hot"`` (default) or ``"embedding"``.
+        conditioning: ``"one_hot"`` (default) or ``"embedding"`` (label mode).
         embedding_dim: Size of the label embedding in ``"embedding"`` mode.
         conditional_prior: Learn p(z|c) (default) instead of using N(0, I); without it the
             default network's samples match their label 64 % of the time instead of 99 %.
@@ -66,6 +73,7 @@ class ConditionalVAE(BetaVAE):
         input_shape,
         num_classes=10,
         latent_dim=4,
+        condition_dim=None,
         conditioning="one_hot",
         embedding_dim=16,
         conditional_prior=True,
@@ -73,39 +81,66 @@ class ConditionalVAE(BetaVAE):
         **kwargs,
     ):
         # The networks are built inside the base constructor and need these first.
-        self.label_encoding = LabelEncoding(num_classes, conditioning, embedding_dim,
-                                            name="label_encoding")
-        self.num_classes = self.label_encoding.num_classes
+        if condition_dim is None:
+            self.label_encoding = LabelEncoding(num_classes, conditioning, embedding_dim,
+                                                name="label_encoding")
+            self.num_classes = self.label_encoding.num_classes
+            self.embedding_dim = self.label_encoding.embedding_dim
+            self.condition_dim = None
+        else:
+            self.condition_dim = check_positive_int("condition_dim", condition_dim)
+            if conditioning != "one_hot" or num_classes != 10:
+                raise ValueError(
+                    "condition_dim gives float condition vectors that enter the networks as "
+                    "they are; num_classes and conditioning are for class labels. Received: "
+                    f"condition_dim={condition_dim}, num_classes={num_classes!r}, "
+                    f"conditioning={conditioning!r}"
+                )
+            self.label_encoding = None
+            self.num_classes = None
+            self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.conditioning = conditioning
-        self.embedding_dim = self.label_encoding.embedding_dim
         self.conditional_prior = bool(conditional_prior)
         super().__init__(input_shape, latent_dim=latent_dim, beta=beta, **kwargs)
         if self.conditional_prior:
-            # one-hot(c) -> (mu_c, log sigma_c^2); zeros start it at N(0, I).
+            # c -> (mu_c, log sigma_c^2), c one-hot labels or the float conditions; zeros
+            # start it at N(0, I).
             self.prior_net = keras.layers.Dense(2 * self.latent_dim, kernel_initializer="zeros",
                                                 name="conditional_prior")
-            self.prior_net.build((None, self.num_classes))
+            self.prior_net.build((None, self.prior_input_width))
         else:
             self.prior_net = None
 
     kind = "cvae"
 
+    @property
+    def prior_input_width(self):
+        return self.num_classes if self.condition_dim is None else self.condition_dim
+
     # ------------------------------------------------------------------ conditions
     def condition_width(self):
+        if self.condition_dim is not None:
+            return self.condition_dim
         return self.label_encoding.output_dim
 
     def condition_probe(self, batch):
         return tf.zeros((batch, self.condition_width()))
 
     def check_labels(self, labels):
-        """Returns labels as int32 ``[batch]``; float, wrongly shaped or out-of-range labels
-        raise an error naming the problem (eagerly a ValueError, in a graph an assertion)."""
+        """Returns the condition checked: int32 labels ``[batch]`` (label mode) or float
+        ``[batch, condition_dim]``; anything else raises an error naming the problem
+        (eagerly a ValueError, in a graph an assertion)."""
+        if self.condition_dim is not None:
+            return check_conditions(labels, self.condition_dim, "ConditionalVAE",
+                                    self.compute_dtype)
         return check_labels(labels, self.num_classes, "ConditionalVAE")
 
     def check_condition(self, condition):
         return self.check_labels(condition)
 
     def condition_vector(self, condition):
+        if self.condition_dim is not None:
+            return condition
         return self.label_encoding(condition)
 
     def unpack_inputs(self, data):
@@ -113,9 +148,10 @@ class ConditionalVAE(BetaVAE):
         if sample_weight is not None:
             raise ValueError("ConditionalVAE does not support sample weights.")
         if labels is None:
+            what = "label" if self.condition_dim is None else "condition"
             raise ValueError(
-                "ConditionalVAE trains on (x, label) batches but the data holds x only: "
-                "load it with keras_vae.data.load(..., labels=True) or pass y=labels to fit."
+                f"ConditionalVAE trains on (x, {what}) batches but the data holds x only: "
+                f"load it with keras_vae.data.load(..., labels=True) or pass y={what}s to fit."
             )
         return self.check_data(x), self.check_labels(labels)
 
@@ -128,13 +164,13 @@ class ConditionalVAE(BetaVAE):
         return self.check_data(inputs[0]), self.check_labels(inputs[1])
 
     def prior(self, labels):
-        """``(mean, log_var)`` of p(z|c), ``[batch, latent_dim]`` each (zeros without a
-        learned prior)."""
+        """``(mean, log_var)`` of p(z|c) for checked labels (or conditions),
+        ``[batch, latent_dim]`` each (zeros without a learned prior)."""
         if self.prior_net is None:
             zeros = tf.zeros([tf.shape(labels)[0], self.latent_dim], self.compute_dtype)
             return zeros, zeros
-        params = self.prior_net(ops.one_hot(labels, self.num_classes))
-        return tf.split(params, 2, axis=-1)
+        c = labels if self.condition_dim is not None else ops.one_hot(labels, self.num_classes)
+        return tf.split(self.prior_net(c), 2, axis=-1)
 
     def prior_params(self, condition, batch):
         return None if self.prior_net is None else self.prior(condition)
@@ -147,8 +183,8 @@ class ConditionalVAE(BetaVAE):
         return logits if return_logits else self.mean_from_logits(logits)
 
     def sample(self, labels, seed=None, temperature=1.0):
-        """One example per label: ``z ~ p(z|c)`` with its standard deviation times
-        ``temperature`` (1 = the model's own prior), decoded with c."""
+        """One example per label (or condition row): ``z ~ p(z|c)`` with its standard
+        deviation times ``temperature`` (1 = the model's own prior), decoded with c."""
         labels = self.check_labels(labels)
         temperature = check_number("temperature", temperature, minimum=0.0)
         return self.decode(self._prior_sample(labels, check_seed(seed), temperature), labels)
@@ -158,7 +194,13 @@ class ConditionalVAE(BetaVAE):
         noise = self.prior_noise(tf.shape(labels)[0], seed)
         return mean + tf.exp(0.5 * losses.clip_log_var(log_var)) * temperature * noise
 
-    def preview_samples(self, seed, title):
+    def preview_samples(self, seed, title, conditions=None):
+        if self.condition_dim is not None:
+            if conditions is None:
+                return None
+            rows = np.repeat(np.asarray(conditions, "float32")[:8], 8, axis=0)
+            return (np.asarray(self.sample(rows, seed=seed)), 8,
+                    f"{title}: one row per condition of the test batch, temperature 1")
         samples = self.sample(np.repeat(np.arange(self.num_classes), 10), seed=seed)
         return (np.asarray(samples), 10,
                 f"{title}: one row per class (0-{self.num_classes - 1}), temperature 1")
@@ -167,6 +209,9 @@ class ConditionalVAE(BetaVAE):
         """Same z (from p(z|label_a)), condition moving from ``label_a`` to ``label_b``:
         ``[steps, *input_shape]``."""
         steps = check_positive_int("steps", steps)
+        if self.condition_dim is not None:
+            raise ValueError("interpolate_labels is for class labels; with condition_dim, "
+                             "decode_condition takes any condition vectors.")
         ends = self.label_encoding(self.check_labels([label_a, label_b]))
         t = tf.linspace(0.0, 1.0, steps)[:, None]
         conditions = (1.0 - t) * ends[0] + t * ends[1]
@@ -184,20 +229,21 @@ class ConditionalVAE(BetaVAE):
     def serving_endpoints(self):
         data = tf.TensorSpec((None, *self.data_shape), tf.float32, name="x")
         latents = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-        label = tf.TensorSpec((None,), tf.int32, name="label")
+        label = (tf.TensorSpec((None,), tf.int32, name="label") if self.condition_dim is None
+                 else tf.TensorSpec((None, self.condition_dim), tf.float32, name="condition"))
         seed = tf.TensorSpec((), tf.int32, name="seed")
 
         def reconstruct(x, label):
             return {"x_mean": self((self.serving_data(x), label), training=False)}
 
         def encode(x, label):
-            c = self.label_encoding(self.check_labels(label))
+            c = self.condition_vector(self.check_labels(label))
             mean, log_var = self.posterior(self.serving_data(x), c)
             return {"mean": mean, "log_var": log_var}
 
         def decode(z, label):
             z = check_served_shape(z, (self.latent_dim,), "z")
-            return self.serving_decode(z, self.label_encoding(self.check_labels(label)))
+            return self.serving_decode(z, self.condition_vector(self.check_labels(label)))
 
         def sample(label, seed):
             label = self.check_labels(label)
@@ -211,12 +257,14 @@ class ConditionalVAE(BetaVAE):
         }
 
     def export_metadata(self):
-        return {**super().export_metadata(), "num_classes": self.num_classes}
+        return {**super().export_metadata(), "num_classes": self.num_classes,
+                "condition_dim": self.condition_dim}
 
     def get_config(self):
         return {
             **super().get_config(),
-            "num_classes": self.num_classes,
+            "num_classes": 10 if self.num_classes is None else self.num_classes,
+            "condition_dim": self.condition_dim,
             "conditioning": self.conditioning,
             "embedding_dim": self.embedding_dim,
             "conditional_prior": self.conditional_prior,

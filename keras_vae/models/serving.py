@@ -71,3 +71,39 @@ def check_index_range(indices, limit, message):
     high = tf.debugging.assert_less(indices, limit, message=message)
     return after_checks(indices, [low, high])
 
+
+
+def check_conditions(conditions, width, owner, dtype="float32"):
+    """Returns float condition vectors ``[batch, width]`` cast to ``dtype``; missing,
+    integer, wrongly shaped or non-finite conditions raise an error naming the problem
+    (eagerly a ValueError, in a graph an assertion).
+
+    Args:
+        conditions: Condition vectors, ``[batch, width]``.
+        width: Their width (the model's ``condition_dim``).
+        owner: Name of the model asking, for the messages.
+        dtype: The dtype returned (the model's compute dtype).
+    """
+    if conditions is None:
+        raise ValueError(
+            f"{owner} needs conditions: train on (x, condition) batches and pass condition "
+            f"vectors [batch, {width}] to encode/decode/sample."
+        )
+    c = conditions if tf.is_tensor(conditions) else tf.convert_to_tensor(np.asarray(conditions))
+    if c.dtype.is_integer or c.dtype == tf.bool:
+        raise ValueError(
+            f"{owner} takes float condition vectors [batch, {width}] (condition_dim={width}); "
+            f"received dtype {c.dtype.name}. Class labels go to a model with num_classes; "
+            "cast multi-hot attributes to float32."
+        )
+    if c.shape.rank != 2 or (c.shape[1] is not None and c.shape[1] != width):
+        raise ValueError(f"Conditions must have shape (batch, {width}); received "
+                         f"{tuple(c.shape)}.")
+    c = tf.cast(c, tf.float32)
+    if tf.executing_eagerly():
+        if not np.all(np.isfinite(c.numpy())):
+            raise ValueError("Conditions must be finite; received NaN or infinite values.")
+    else:
+        c = check_served_shape(c, (width,), "condition")
+        c = tf.debugging.check_numerics(c, "Conditions must be finite")
+    return tf.cast(c, dtype)

@@ -64,13 +64,19 @@ class ObjectiveModel(CompiledModel):
         """``cls(**config)`` under the dtype policy the config names, so every layer of a
         reloaded mixed-precision model computes as it did when saved."""
         if config.get("dtype") is None:
-            return cls(**config)
+            return cls.build_from_config_values(config)
         previous = keras.mixed_precision.dtype_policy()
         keras.mixed_precision.set_dtype_policy(keras.dtype_policies.get(config["dtype"]))
         try:
-            return cls(**config)
+            return cls.build_from_config_values(config)
         finally:
             keras.mixed_precision.set_dtype_policy(previous)
+
+    @classmethod
+    def build_from_config_values(cls, config):
+        """``cls(**config)``; a subclass with nested objects in its config deserializes them
+        here, under the policy :meth:`construct` set."""
+        return cls(**config)
 
     def metric_names(self):
         """Names of the metrics ``fit``/``evaluate`` report, in order."""

@@ -345,7 +345,7 @@ class VQVAE(BaseAutoencoder):
             pictures["samples"] = samples
         return pictures
 
-    def preview_samples(self, seed, title):
+    def preview_samples(self, seed, title, conditions=None):
         if self.prior is None:
             return None
         if self.prior.conditional:
