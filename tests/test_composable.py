@@ -285,3 +285,24 @@ def test_no_module_outside_models_asks_which_class_a_model_is():
                  for i, line in enumerate(path.read_text().splitlines(), 1)
                  if pattern.search(line)]
     assert not offenders
+
+
+def test_bad_conditions_give_one_clear_error():
+    model = kv.ConditionalVAE(input_shape=(8, 8, 1), condition_dim=3, latent_dim=2,
+                              hidden_units=(8,))
+    x = _images(4)
+    good = np.random.default_rng(0).random((4, 3)).astype("float32")
+    for bad, message in ((good[:, :2], r"shape \(batch, 3\)"),
+                         (np.full((4, 3), np.nan, "float32"), "must be finite"),
+                         (np.arange(4), "float condition vectors.*received dtype int")):
+        with pytest.raises(ValueError, match=message):
+            model.encode(x, bad)
+    with pytest.raises(ValueError, match="num_classes and conditioning are for class labels"):
+        kv.ConditionalVAE(input_shape=(8, 8, 1), condition_dim=3, num_classes=5)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="trains on \\(x, condition\\) batches"):
+        model.fit(x, epochs=1, verbose=0)
+    bad = good.copy()
+    bad[1, 1] = np.inf
+    with pytest.raises(Exception, match="Conditions must be finite"):
+        model.fit(x, bad, epochs=1, verbose=0)  # checked in the graph step too
