@@ -115,7 +115,7 @@ def test_auto_steps_per_execution_is_resolved_for_each_run():
     model.compile(optimizer="adam")
     data = tf.data.Dataset.from_tensor_slices(images(64)).batch(4)
     model.fit(data, epochs=1, verbose=0)  # a finite dataset ends the epoch itself
-    assert model.steps_per_execution == kv.models.base.AUTO_STEPS_PER_EXECUTION
+    assert model.steps_per_execution == kv.models.execution.AUTO_STEPS_PER_EXECUTION
     model.fit(data.repeat(), epochs=1, steps_per_epoch=12, verbose=0)
     assert model.steps_per_execution == 12
     model.fit(data.repeat(), epochs=1, steps_per_epoch=10, verbose=0,
@@ -124,7 +124,7 @@ def test_auto_steps_per_execution_is_resolved_for_each_run():
     model.evaluate(data.repeat(), steps=9, verbose=0)
     assert model.steps_per_execution == 9
     model.predict(data.take(3), verbose=0)
-    assert model.steps_per_execution == kv.models.base.AUTO_STEPS_PER_EXECUTION
+    assert model.steps_per_execution == kv.models.execution.AUTO_STEPS_PER_EXECUTION
 
 
 def test_steps_per_execution_choices_eager_strategies_and_bad_values():

@@ -98,7 +98,7 @@ def test_interpolation_helpers():
     model = tiny()
     morph = np.asarray(model.interpolate_labels(0, 2, steps=5, seed=1))
     assert morph.shape == (5, 8, 8, 1)
-    z = np.asarray(model._prior_sample(tf.constant([0]), 1))
+    z = np.asarray(model.prior_sample(tf.constant([0]), 1, 1))
     np.testing.assert_allclose(morph[0], np.asarray(model.decode(z, [0]))[0], rtol=1e-5)
     np.testing.assert_allclose(morph[-1], np.asarray(model.decode(z, [2]))[0], rtol=1e-5)
     path = np.asarray(model.interpolate_latents(1, [0.0, 0.0], [1.0, -1.0], steps=3))

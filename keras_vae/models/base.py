@@ -602,17 +602,33 @@ class BaseVAE(BaseAutoencoder):
         return self.decode(z, condition)
 
     def sample(self, num, seed=None, temperature=1.0):
-        """Draws ``num`` examples: ``z ~ N(0, temperature^2 I)``, decoded to the likelihood's
-        mean.
+        """Draws examples from the prior, decoded to the likelihood's mean: ``sample(num)``,
+        or for a conditional model ``sample(conditions)`` (one example per condition, z from
+        p(z|c)).
 
         Args:
-            num: Number of examples.
+            num: Number of examples (conditional models: their conditions).
             seed: Integer seed; the same seed gives the same examples.
             temperature: Multiplies the prior's standard deviation (1 = the model's prior).
         """
-        num = check_positive_int("num", num)
         temperature = check_number("temperature", temperature, minimum=0.0)
-        return self.decode(self.prior_noise(num, check_seed(seed)) * temperature)
+        if self.needs_labels:
+            condition = self.check_condition(num)
+            num = tf.shape(condition)[0]
+        else:
+            condition, num = None, check_positive_int("num", num)
+        z = self.prior_sample(condition, num, check_seed(seed), temperature)
+        return self.decode(z, condition)
+
+    def prior_sample(self, condition, num, seed=None, temperature=1.0):
+        """``[num, latent_dim]`` draws from p(z) (or p(z|c) for checked conditions), the
+        standard deviation times ``temperature``; seeded draws are stateless."""
+        noise = self.prior_noise(num, seed)
+        prior = self.prior_params(condition, num)
+        if prior is None:
+            return noise * temperature
+        mean, log_var = prior
+        return mean + tf.exp(0.5 * losses.clip_log_var(log_var)) * temperature * noise
 
     def prior_noise(self, num, seed=None):
         """``[num, latent_dim]`` draws from N(0, I).
@@ -695,37 +711,61 @@ class BaseVAE(BaseAutoencoder):
             losses.gaussian_kl_per_dim(mean, log_var, prior_mean, prior_log_var), axis=0)
 
     # ------------------------------------------------------------------ export
+    def condition_spec(self):
+        """The ``TensorSpec`` of the condition input of the signatures (``None``: the model
+        is unconditional)."""
+        return None
+
     def serving_endpoints(self):
         """Serving signatures: ``{name: (function, input_signature)}``, the default first.
 
         Data is float32 with a free batch dimension; for data in [0, 1] a value outside
-        fails with a message naming the range.
+        fails with a message naming the range. A conditional model's signatures take its
+        condition (:meth:`condition_spec`) after the data, and ``sample`` takes it in place
+        of ``num``.
         """
         data = tf.TensorSpec((None, *self.data_shape), tf.float32, name="x")
         latents = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-        num = tf.TensorSpec((), tf.int32, name="num")
         seed = tf.TensorSpec((), tf.int32, name="seed")
+        spec = self.condition_spec()
+        conditions = [] if spec is None else [spec]
 
-        def reconstruct(x):
-            return {"x_mean": self(self.serving_data(x), training=False)}
+        def condition_of(args):
+            condition = self.check_condition(args[0]) if args else None
+            return condition, self.condition_vector(condition)
 
-        def encode(x):
-            mean, log_var = self.posterior(self.serving_data(x))
+        def reconstruct(x, *args):
+            _, c = condition_of(args)
+            mean, _ = self.posterior(self.serving_data(x), c)
+            return {"x_mean": self.mean_from_logits(self.decoder_logits(mean, c))}
+
+        def encode(x, *args):
+            _, c = condition_of(args)
+            mean, log_var = self.posterior(self.serving_data(x), c)
             return {"mean": mean, "log_var": log_var}
 
-        def decode(z):
-            return self.serving_decode(check_served_shape(z, (self.latent_dim,), "z"))
+        def decode(z, *args):
+            _, c = condition_of(args)
+            return self.serving_decode(check_served_shape(z, (self.latent_dim,), "z"), c)
 
-        def sample(num, seed):
-            num = after_checks(num, [tf.debugging.assert_non_negative(
-                num, message="`num` must be >= 0")])
-            return {"x_mean": self.decode(self.prior_noise(num, seed))}
+        def sample(num_or_condition, seed):
+            if spec is None:
+                condition, num = None, after_checks(num_or_condition, [
+                    tf.debugging.assert_non_negative(num_or_condition,
+                                                     message="`num` must be >= 0")])
+            else:
+                condition = self.check_condition(num_or_condition)
+                num = tf.shape(condition)[0]
+            z = self.prior_sample(condition, num, seed)
+            c = self.condition_vector(condition)
+            return {"x_mean": self.mean_from_logits(self.decoder_logits(z, c))}
 
+        first = [tf.TensorSpec((), tf.int32, name="num")] if spec is None else [spec]
         return {
-            "reconstruct": (reconstruct, [data]),
-            "encode": (encode, [data]),
-            "decode": (decode, [latents]),
-            "sample": (sample, [num, seed]),
+            "reconstruct": (reconstruct, [data, *conditions]),
+            "encode": (encode, [data, *conditions]),
+            "decode": (decode, [latents, *conditions]),
+            "sample": (sample, [*first, seed]),
         }
 
     def serving_decode(self, z, c=None):

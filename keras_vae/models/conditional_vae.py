@@ -6,15 +6,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_vae import losses
 from keras_vae.layers import LabelEncoding
 from keras_vae.models.beta_vae import BetaVAE
 from keras_vae.models.serving import check_conditions
 from keras_vae.models.serving import check_labels
-from keras_vae.models.serving import check_served_shape
-from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
-from keras_vae.validation import check_seed
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -182,18 +178,6 @@ class ConditionalVAE(BetaVAE):
                                      tf.cast(condition, self.compute_dtype))
         return logits if return_logits else self.mean_from_logits(logits)
 
-    def sample(self, labels, seed=None, temperature=1.0):
-        """One example per label (or condition row): ``z ~ p(z|c)`` with its standard
-        deviation times ``temperature`` (1 = the model's own prior), decoded with c."""
-        labels = self.check_labels(labels)
-        temperature = check_number("temperature", temperature, minimum=0.0)
-        return self.decode(self._prior_sample(labels, check_seed(seed), temperature), labels)
-
-    def _prior_sample(self, labels, seed, temperature=1.0):
-        mean, log_var = self.prior(labels)
-        noise = self.prior_noise(tf.shape(labels)[0], seed)
-        return mean + tf.exp(0.5 * losses.clip_log_var(log_var)) * temperature * noise
-
     def preview_samples(self, seed, title, conditions=None):
         if self.condition_dim is not None:
             if conditions is None:
@@ -215,7 +199,7 @@ class ConditionalVAE(BetaVAE):
         ends = self.label_encoding(self.check_labels([label_a, label_b]))
         t = tf.linspace(0.0, 1.0, steps)[:, None]
         conditions = (1.0 - t) * ends[0] + t * ends[1]
-        z = tf.repeat(self._prior_sample(self.check_labels([label_a]), seed), steps, axis=0)
+        z = tf.repeat(self.prior_sample(self.check_labels([label_a]), 1, seed), steps, axis=0)
         return self.decode_condition(z, conditions)
 
     def interpolate_latents(self, label, z_a, z_b, steps=8):
@@ -226,35 +210,10 @@ class ConditionalVAE(BetaVAE):
         return self.decode(z, np.full(steps, label, "int32"))
 
     # ------------------------------------------------------------------ export
-    def serving_endpoints(self):
-        data = tf.TensorSpec((None, *self.data_shape), tf.float32, name="x")
-        latents = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-        label = (tf.TensorSpec((None,), tf.int32, name="label") if self.condition_dim is None
-                 else tf.TensorSpec((None, self.condition_dim), tf.float32, name="condition"))
-        seed = tf.TensorSpec((), tf.int32, name="seed")
-
-        def reconstruct(x, label):
-            return {"x_mean": self((self.serving_data(x), label), training=False)}
-
-        def encode(x, label):
-            c = self.condition_vector(self.check_labels(label))
-            mean, log_var = self.posterior(self.serving_data(x), c)
-            return {"mean": mean, "log_var": log_var}
-
-        def decode(z, label):
-            z = check_served_shape(z, (self.latent_dim,), "z")
-            return self.serving_decode(z, self.condition_vector(self.check_labels(label)))
-
-        def sample(label, seed):
-            label = self.check_labels(label)
-            return {"x_mean": self.decode(self._prior_sample(label, seed), label)}
-
-        return {
-            "reconstruct": (reconstruct, [data, label]),
-            "encode": (encode, [data, label]),
-            "decode": (decode, [latents, label]),
-            "sample": (sample, [label, seed]),
-        }
+    def condition_spec(self):
+        if self.condition_dim is None:
+            return tf.TensorSpec((None,), tf.int32, name="label")
+        return tf.TensorSpec((None, self.condition_dim), tf.float32, name="condition")
 
     def export_metadata(self):
         return {**super().export_metadata(), "num_classes": self.num_classes,
