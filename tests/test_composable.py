@@ -11,40 +11,8 @@ import pytest
 import tensorflow as tf
 
 import keras_vae as kv
-
-
-def _conv_bn_networks(shape=(8, 8, 1), latent=3):
-    x = keras.Input(shape)
-    h = keras.layers.Conv2D(4, 3, strides=2, padding="same")(x)
-    h = keras.layers.BatchNormalization()(h)
-    h = keras.layers.ReLU()(h)
-    h = keras.layers.Flatten()(h)
-    encoder = keras.Model(x, keras.layers.Dense(2 * latent)(h), name="my_encoder")
-    z = keras.Input((latent,))
-    h = keras.layers.Dense(4 * 4 * 4, activation="relu")(z)
-    h = keras.layers.Reshape((4, 4, 4))(h)
-    out = keras.layers.Conv2DTranspose(shape[-1], 3, strides=2, padding="same")(h)
-    return encoder, keras.Model(z, out, name="my_decoder")
-
-
-@keras.saving.register_keras_serializable(package="keras_vae_tests")
-class PairEncoder(keras.Model):
-    """A subclassed encoder returning the pair (mean, log_var)."""
-
-    def __init__(self, latent_dim, **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim = latent_dim
-        self.flatten = keras.layers.Flatten()
-        self.hidden = keras.layers.Dense(8, activation="relu")
-        self.mean = keras.layers.Dense(latent_dim)
-        self.log_var = keras.layers.Dense(latent_dim)
-
-    def call(self, x):
-        h = self.hidden(self.flatten(x))
-        return self.mean(h), self.log_var(h)
-
-    def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim}
+from tests.registry import SubclassedEncoder
+from tests.registry import conv_bn_networks
 
 
 def _images(n=32, shape=(8, 8, 1), seed=0):
@@ -67,7 +35,7 @@ def _train_and_reload(model, x, tmp_path, y=None):
 
 
 def test_a_functional_conv_encoder_with_batch_norm_trains_reloads_and_exports(tmp_path):
-    encoder, decoder = _conv_bn_networks()
+    encoder, decoder = conv_bn_networks(3)
     model = kv.VAE(input_shape=(8, 8, 1), encoder=encoder, decoder=decoder, latent_dim=3,
                    seed=0)
     history, loaded = _train_and_reload(model, _images(), tmp_path)
@@ -76,7 +44,7 @@ def test_a_functional_conv_encoder_with_batch_norm_trains_reloads_and_exports(tm
     bn = next(layer for layer in loaded.encoder.layers
               if isinstance(layer, keras.layers.BatchNormalization))
     assert np.abs(np.asarray(bn.moving_mean)).max() > 0
-    assert loaded.get_config()["encoder"]["config"]["name"] == "my_encoder"
+    assert loaded.get_config()["encoder"]["config"]["name"] == "user_conv_encoder"
     folder = kv.export.export_saved_model(loaded, tmp_path / "export")
     served = tf.saved_model.load(folder).signatures["encode"](x=tf.constant(_images(4)))
     np.testing.assert_allclose(served["mean"].numpy(),
@@ -86,10 +54,10 @@ def test_a_functional_conv_encoder_with_batch_norm_trains_reloads_and_exports(tm
 def test_a_subclassed_encoder_returning_a_pair(tmp_path):
     decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(64),
                                 keras.layers.Reshape((8, 8, 1))])
-    model = kv.BetaVAE(input_shape=(8, 8, 1), encoder=PairEncoder(2), decoder=decoder,
+    model = kv.BetaVAE(input_shape=(8, 8, 1), encoder=SubclassedEncoder(2), decoder=decoder,
                        latent_dim=2, beta=2.0)
     history, loaded = _train_and_reload(model, _images(), tmp_path)
-    assert type(loaded.encoder) is PairEncoder and history["beta"] == [2.0] * 3
+    assert type(loaded.encoder) is SubclassedEncoder and history["beta"] == [2.0] * 3
 
 
 def test_your_own_networks_in_a_conditional_model(tmp_path):
@@ -124,7 +92,7 @@ def test_an_encoder_of_the_wrong_width_is_named(encoder_out, message):
 
 
 def test_a_decoder_of_the_wrong_shape_or_builder_arguments_beside_own_networks_are_refused():
-    encoder, decoder = _conv_bn_networks(latent=3)
+    encoder, decoder = conv_bn_networks(3)
     wrong = keras.Sequential([keras.Input((3,)), keras.layers.Dense(10)])
     with pytest.raises(ValueError, match=r"to \[batch, 8, 8, 1\].*returned \(2, 10\)"):
         kv.VAE(input_shape=(8, 8, 1), encoder=encoder, decoder=wrong, latent_dim=3)
