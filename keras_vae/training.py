@@ -252,6 +252,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         )
     else:
         log(f"Nothing to train: the checkpoint already has {initial_epoch} of {epochs} epochs.")
+
     def make_data(labels):
         return kv_data.load(dataset, split="train", batch_size=batch_size, seed=seed,
                             labels=labels, binarize=binarize)
@@ -263,7 +264,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
     statistics, pictures = vae.summary_statistics(
         val_ds.take(validation_steps) if validation_steps else val_ds)
     for name, (filename, draw) in pictures.items():
-        paths[name] = draw(os.path.join(output, filename), title="validation codes")
+        paths[name] = draw(os.path.join(output, filename), split="validation")
     save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
 
     final = {

@@ -130,7 +130,7 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     statistics, pictures = model.summary_statistics(images)
     metrics.update(statistics)
     for name, (filename, draw) in pictures.items():
-        paths[name] = draw(os.path.join(output, filename), title="test codes")
+        paths[name] = draw(os.path.join(output, filename), split="test")
 
     paths.update(_pictures(model, x, y, output, seed))
     if classifier is not None:

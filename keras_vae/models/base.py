@@ -232,7 +232,8 @@ class BaseAutoencoder(ObjectiveModel):
     def summary_statistics(self, data):
         """Whole-dataset figures beyond ``evaluate`` (for ``metrics.json``) and the pictures
         that show them: ``({name: value}, {name: (file name, draw)})``, where
-        ``draw(path, title=...)`` writes the picture and returns its path."""
+        ``draw(path, split=...)`` writes the picture (``split`` names the data in its title)
+        and returns its path."""
         return {}, {}
 
     def preview_pictures(self, batch, seed, title):

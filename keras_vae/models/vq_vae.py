@@ -330,8 +330,8 @@ class VQVAE(BaseAutoencoder):
 
         counts = evaluation.code_counts(self, data)
 
-        def histogram(path, title="codes"):
-            return plotting.save_codebook_histogram(path, counts, title=title)
+        def histogram(path, split="test"):
+            return plotting.save_codebook_histogram(path, counts, title=f"{split} codes")
 
         return ({"codebook": evaluation.codebook_stats(counts)},
                 {"codebook": ("codebook_usage.png", histogram)})
