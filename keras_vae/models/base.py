@@ -243,7 +243,8 @@ class BaseAutoencoder(ObjectiveModel):
         x, labels = self.split_batch(batch)
         x = x[:16]
         condition = None if labels is None or not self.needs_labels else labels[:16]
-        pictures = {"reconstructions": (x, np.asarray(self.reconstruct(x, condition)))}
+        rebuilt = self.reconstruct(x) if condition is None else self.reconstruct(x, condition)
+        pictures = {"reconstructions": (x, np.asarray(rebuilt))}
         samples = self.preview_samples(seed, title, conditions=condition)
         if samples is not None:
             pictures["samples"] = samples

@@ -336,15 +336,6 @@ class VQVAE(BaseAutoencoder):
         return ({"codebook": evaluation.codebook_stats(counts)},
                 {"codebook": ("codebook_usage.png", histogram)})
 
-    def preview_pictures(self, batch, seed, title):
-        x, _ = self.split_batch(batch)
-        x = x[:16]
-        pictures = {"reconstructions": (x, np.asarray(self.reconstruct(x)))}
-        samples = self.preview_samples(seed, title)
-        if samples is not None:
-            pictures["samples"] = samples
-        return pictures
-
     def preview_samples(self, seed, title, conditions=None):
         if self.prior is None:
             return None
