@@ -24,11 +24,14 @@ from keras_vae import models
 from keras_vae import networks
 from keras_vae import plotting
 from keras_vae import schedules
+from keras_vae.models import DIPVAE
 from keras_vae.models import IWAE
 from keras_vae.models import VAE
 from keras_vae.models import VQVAE
+from keras_vae.models import BetaTCVAE
 from keras_vae.models import BetaVAE
 from keras_vae.models import ConditionalVAE
+from keras_vae.models import FactorVAE
 from keras_vae.models import priors
 from keras_vae.version import __version__
 
@@ -49,8 +52,11 @@ def __getattr__(name):
 
 
 __all__ = [
+    "BetaTCVAE",
     "BetaVAE",
     "ConditionalVAE",
+    "DIPVAE",
+    "FactorVAE",
     "IWAE",
     "VAE",
     "VQVAE",

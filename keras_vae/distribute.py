@@ -14,7 +14,11 @@ same global batch:
   (:func:`all_reduce_sum`), and random picks among the examples index the global batch
   (:func:`gather_global`), so every replica holds the same state as one device would;
 * the reparameterization noise of example i of a global batch does not depend on how the batch
-  is split (:func:`replica_rows`).
+  is split (:func:`replica_rows`);
+* objectives built on statistics of the whole batch (the total-correlation estimators, the
+  aggregate posterior's covariance, a permutation of the batch) see every replica's examples
+  (:func:`gather_all`): computed on each replica from the same gathered batch, they are the
+  one-device values, and their gradients reach the replica that owns each example.
 """
 
 import json
@@ -227,6 +231,22 @@ def gather_global(values, rows):
     picked = tf.where(tf.reshape(mine, [-1] + [1] * (values.shape.rank - 1)), picked,
                       tf.zeros_like(picked))
     return context.all_reduce(tf.distribute.ReduceOp.SUM, picked)
+
+
+def gather_all(values):
+    """``(global, offset)``: every replica's ``values`` concatenated in replica order (the
+    global batch) and the row where this replica's own rows start in it. Outside a strategy
+    ``(values, 0)``.
+
+    Differentiable: the gradient of a replica's loss with respect to the gathered rows flows
+    back to the replicas that own them, so a batch statistic computed from ``global`` on each
+    replica and weighted by that replica's share of the global batch (:func:`global_mean` of
+    a per-example broadcast) trains as it would on one device."""
+    context = _replica_context()
+    if context is None:
+        return values, tf.constant(0, tf.int32)
+    offset, _ = _offset_and_sizes(context, tf.shape(values)[:1])
+    return context.all_gather(values, axis=0), offset
 
 
 def replica_rows(draw, local_shape):

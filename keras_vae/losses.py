@@ -1,6 +1,7 @@
-"""Likelihoods, KL divergence and the capacity term, all per example and in nats.
+"""Likelihoods, KL divergence and the capacity term, all per example and in nats, and the
+batch estimators of the disentangling objectives (total correlation, covariance penalties).
 
-Every function here returns one value per example (shape ``[batch]``) or, for
+Every per-example function here returns one value per example (shape ``[batch]``) or, for
 :func:`gaussian_kl_per_dim`, one value per example and latent dimension. Reductions over
 the batch (and the scaling to the global batch under ``tf.distribute``) are the model's job.
 
@@ -127,3 +128,80 @@ def free_bits_kl(kl_per_dim, free_bits):
 def capacity_penalty(kl, capacity, gamma):
     """The capacity term of Burgess et al. (2018), eq. 8: ``gamma * |KL - C|``, per example."""
     return float(gamma) * tf.abs(tf.cast(kl, tf.float32) - tf.cast(capacity, tf.float32))
+
+
+# ---------------------------------------------------------------------------- batch estimators
+def log_density_matrix(z, mean, log_var):
+    """``log q(z_ik | x_j)`` for every example ``i`` of ``z [n, d]`` under every posterior
+    ``j`` of ``mean, log_var [m, d]``: shape ``[n, m, d]`` (float32)."""
+    z = tf.cast(z, tf.float32)[:, None]
+    mean = tf.cast(mean, tf.float32)[None]
+    log_var = clip_log_var(log_var)[None]
+    return -0.5 * (_LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var))
+
+
+def stratified_log_weights(batch, dataset_size):
+    """``log w_ij`` of minibatch stratified sampling (Chen et al. 2018, appendix C.2) for a
+    batch of ``batch`` examples drawn from ``dataset_size``: ``[batch, batch]``.
+
+    Row ``i`` estimates ``q(z_i)``: the anchor ``x_i`` weighs ``1/N``, one other example
+    (the next, cyclically) ``(N - M)/(N M)`` and the remaining ``M - 1`` weigh ``1/M`` each,
+    with ``M = batch - 1``; every row sums to 1. (The authors' code places the second weight
+    the same way except in its last two rows, where the rows then do not sum to 1.)"""
+    batch = tf.cast(batch, tf.float32)
+    size = float(dataset_size)
+    m = tf.maximum(batch - 1.0, 1.0)
+    n = tf.cast(batch, tf.int32)
+    eye = tf.eye(n)
+    following = tf.roll(eye, shift=1, axis=1)
+    strata = tf.maximum((size - m) / (size * m), 0.0)
+    weights = eye / size + following * strata + (1.0 - eye - following) / m
+    return tf.math.log(weights)
+
+
+def kl_decomposition(z, mean, log_var, all_mean, all_log_var, log_weights):
+    """The three terms of ``KL(q(z|x) || p(z))`` averaged over the data (Chen et al. 2018,
+    eq. 2), estimated per example from a batch, with p(z) = N(0, I): index-code mutual
+    information ``log q(z|x) - log q(z)``, total correlation
+    ``log q(z) - sum_k log q(z_k)`` and dimension-wise KL ``sum_k log q(z_k) - log p(z_k)``,
+    each ``[n]`` (nats); they sum to ``log q(z|x) - log p(z)``.
+
+    ``z, mean, log_var [n, d]`` are this batch's (or replica's) samples and posteriors,
+    ``all_mean, all_log_var [m, d]`` every posterior of the batch the estimator mixes
+    over, ``log_weights`` (broadcast to ``[n, m]``) the log weight of posterior ``j`` in the
+    estimate of ``q(z_i)``: ``-log(N m)`` for minibatch-weighted sampling from ``N``
+    examples, ``-log m`` for the batch's own mixture, :func:`stratified_log_weights` rows.
+    """
+    pairs = log_density_matrix(z, all_mean, all_log_var)  # [n, m, d]
+    log_weights = tf.cast(log_weights, tf.float32)
+    log_q_z = tf.reduce_logsumexp(tf.reduce_sum(pairs, axis=2) + log_weights, axis=1)
+    log_q_marginals = tf.reduce_sum(
+        tf.reduce_logsumexp(pairs + log_weights[..., None], axis=1), axis=1)
+    log_q_z_x = tf.reduce_sum(_diagonal_log_density(z, mean, log_var), axis=1)
+    z32 = tf.cast(z, tf.float32)
+    log_p_z = tf.reduce_sum(-0.5 * (_LOG_2PI + tf.square(z32)), axis=1)
+    return (log_q_z_x - log_q_z, log_q_z - log_q_marginals, log_q_marginals - log_p_z)
+
+
+def _diagonal_log_density(z, mean, log_var):
+    log_var = clip_log_var(log_var)
+    return -0.5 * (_LOG_2PI + log_var
+                   + tf.square(tf.cast(z, tf.float32) - tf.cast(mean, tf.float32))
+                   * tf.exp(-log_var))
+
+
+def covariance(values):
+    """The (biased, divided by the row count) covariance of ``values [n, d]``: ``[d, d]``."""
+    values = tf.cast(values, tf.float32)
+    centred = values - tf.reduce_mean(values, axis=0, keepdims=True)
+    return tf.matmul(centred, centred, transpose_a=True) / tf.cast(tf.shape(values)[0],
+                                                                   tf.float32)
+
+
+def dip_penalty(cov, lambda_od, lambda_d):
+    """DIP-VAE's penalty on a covariance matrix (Kumar et al. 2018, eqs. 6-7):
+    ``lambda_od * sum_{i != j} cov_ij^2 + lambda_d * sum_i (cov_ii - 1)^2``, a scalar."""
+    diagonal = tf.linalg.diag_part(cov)
+    off = cov - tf.linalg.diag(diagonal)
+    return (float(lambda_od) * tf.reduce_sum(tf.square(off))
+            + float(lambda_d) * tf.reduce_sum(tf.square(diagonal - 1.0)))

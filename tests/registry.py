@@ -80,6 +80,18 @@ MODELS = {
     "iwae_mlp_k3": (
         kv.IWAE, dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,), num_samples=3),
     ),
+    "factor_vae_mlp": (
+        kv.FactorVAE, dict(input_shape=TINY_IMAGE, latent_dim=3, hidden_units=(16,), gamma=10.0,
+                           discriminator_units=(8, 8)),
+    ),
+    "beta_tc_vae_mss": (
+        kv.BetaTCVAE, dict(input_shape=TINY_IMAGE, latent_dim=3, hidden_units=(16,), beta=6.0,
+                           dataset_size=100, estimator="mss"),
+    ),
+    "dip_vae_ii_conv_gaussian": (
+        kv.DIPVAE, dict(input_shape=(8, 8, 3), latent_dim=3, architecture="conv", filters=(4, 8),
+                        dip_type="ii", lambda_od=5.0, likelihood="gaussian"),
+    ),
     "vae_user_conv_batchnorm": (
         kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
     ),

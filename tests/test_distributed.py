@@ -42,13 +42,14 @@ SCRIPT = textwrap.dedent(
         history = model.fit(ds, epochs=3, verbose=0, shuffle=False).history
         scores = model.evaluate(ds, verbose=0, return_dict=True)
         # Variables in creation order (the second optimizer's paths carry another name).
-        state = [np.asarray(v) for v in model.weights + model.optimizer.variables]
+        optimizer_variables = [v for opt, _ in model.optimizer_steps() for v in opt.variables]
+        state = [np.asarray(v) for v in model.weights + optimizer_variables]
         for layer in model._flatten_layers():
             generator = getattr(layer, "seed_generator", None)
             if generator is not None:
                 state.append(np.asarray(generator.state))
         spread = 0.0
-        for v in model.weights + model.optimizer.variables:
+        for v in model.weights + optimizer_variables:
             values = getattr(v.value, "values", None)
             if values:
                 first = np.asarray(values[0])

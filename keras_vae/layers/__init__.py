@@ -1,10 +1,11 @@
 """Custom layers: reparameterized sampling, vector quantization, label conditioning,
-masked convolutions."""
+masked convolutions, FactorVAE's dimension permutation."""
 
 from keras_vae.layers.conditioning import LabelEncoding
 from keras_vae.layers.masked_conv import MaskedConv2D
+from keras_vae.layers.sampling import PermuteDims
 from keras_vae.layers.sampling import Sampling
 from keras_vae.layers.vector_quantizer import VectorQuantizer
 from keras_vae.layers.vector_quantizer import kmeans
 
-__all__ = ["LabelEncoding", "MaskedConv2D", "Sampling", "VectorQuantizer", "kmeans"]
+__all__ = ["LabelEncoding", "MaskedConv2D", "PermuteDims", "Sampling", "VectorQuantizer", "kmeans"]

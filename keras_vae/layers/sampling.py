@@ -1,6 +1,9 @@
-"""The reparameterization trick as a layer."""
+"""The reparameterization trick as a layer, and the other seeded draw the models take from
+the whole batch: a per-dimension permutation (FactorVAE's samples of the product of marginals).
+"""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_vae import distribute
@@ -8,8 +11,34 @@ from keras_vae import losses
 from keras_vae.validation import check_seed
 
 
+class SeededLayer(keras.layers.Layer):
+    """A layer drawing from a ``keras.random.SeedGenerator`` whose state is saved with the
+    model: Keras saves a layer's weights but not a generator's state, so without this a
+    reloaded model would restart its random stream and ``fit`` would not resume exactly."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        state = store["seed_generator_state"] if "seed_generator_state" in store else None
+        own = {k: store[k] for k in store.keys() if k != "seed_generator_state"}
+        super().load_own_variables(own)
+        if state is not None:
+            self.seed_generator.state.assign(state)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="keras_vae")
-class Sampling(keras.layers.Layer):
+class Sampling(SeededLayer):
     """Draws ``z = mean + exp(0.5 * log_var) * eps`` with ``eps ~ N(0, I)``.
 
     Gradients flow to ``mean`` and ``log_var`` through the deterministic transform
@@ -42,12 +71,6 @@ class Sampling(keras.layers.Layer):
         Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
     """
 
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
-
     def call(self, inputs):
         mean, log_var = inputs
         if tuple(mean.shape) != tuple(log_var.shape):
@@ -69,21 +92,46 @@ class Sampling(keras.layers.Layer):
             lambda shape: keras.random.normal(shape, dtype="float32", seed=self.seed_generator),
             ops.shape(mean)), mean.dtype)
 
-    # Keras saves a layer's weights but not its SeedGenerator state; store it too, so a
-    # reloaded model continues the same noise stream (and `fit` resumes exactly).
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store["seed_generator_state"] = self.seed_generator.state.numpy()
-
-    def load_own_variables(self, store):
-        state = store["seed_generator_state"] if "seed_generator_state" in store else None
-        own = {k: store[k] for k in store.keys() if k != "seed_generator_state"}
-        super().load_own_variables(own)
-        if state is not None:
-            self.seed_generator.state.assign(state)
-
     def compute_output_shape(self, input_shape):
         return input_shape[0]
 
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class PermuteDims(SeededLayer):
+    """Shuffles each column of ``z [batch, d]`` across the batch, independently per column.
+
+    The rows that come out are samples of the product of the marginals of the batch's ``z``
+    (Kim & Mnih 2018, Algorithm 1): what FactorVAE's discriminator tells from ``z`` itself.
+    Under a distribution strategy the whole global batch is permuted (every replica draws the
+    same permutation of the gathered rows and keeps its own rows of the result), so a step on
+    N replicas equals a step on one device. The state of its random stream is saved with the
+    model.
+
+    Args:
+        seed: Optional integer seed.
+        **kwargs: Base layer arguments.
+
+    Example:
+
+    >>> import numpy as np
+    >>> z = np.arange(8, dtype="float32").reshape(4, 2)
+    >>> out = np.asarray(PermuteDims(seed=0)(z))
+    >>> sorted(out[:, 0]) == sorted(z[:, 0]) and sorted(out[:, 1]) == sorted(z[:, 1])
+    True
+
+    References:
+        Kim & Mnih, "Disentangling by Factorising", ICML 2018.
+    """
+
+    def call(self, z):
+        if z.shape.rank != 2:
+            raise ValueError(f"PermuteDims takes z of shape (batch, d). Received: {z.shape}")
+        everything, offset = distribute.gather_all(z)
+        keys = keras.random.uniform(tf.shape(everything), dtype="float32",
+                                    seed=self.seed_generator)
+        order = tf.transpose(tf.argsort(keys, axis=0))  # [d, global batch]: a row order per column
+        shuffled = tf.transpose(tf.gather(tf.transpose(everything), order, batch_dims=1))
+        return shuffled[offset: offset + tf.shape(z)[0]]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

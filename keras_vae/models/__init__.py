@@ -4,8 +4,11 @@ variant registry (:data:`MODEL_KINDS`): one :func:`register` line per kind."""
 from keras_vae.models import priors
 from keras_vae.models.base import BaseAutoencoder
 from keras_vae.models.base import BaseVAE
+from keras_vae.models.beta_tc_vae import BetaTCVAE
 from keras_vae.models.beta_vae import BetaVAE
 from keras_vae.models.conditional_vae import ConditionalVAE
+from keras_vae.models.dip_vae import DIPVAE
+from keras_vae.models.factor_vae import FactorVAE
 from keras_vae.models.iwae import IWAE
 from keras_vae.models.priors import PixelCNN
 from keras_vae.models.registry import MODEL_KINDS
@@ -24,12 +27,18 @@ register("beta_vae_capacity", BetaVAE, excluded=("beta",), capacity_max=25.0)
 register("cvae", ConditionalVAE)
 register("vqvae", VQVAE)
 register("iwae", IWAE)
+register("factor_vae", FactorVAE)
+register("beta_tc_vae", BetaTCVAE)
+register("dip_vae", DIPVAE)
 
 __all__ = [
     "BaseAutoencoder",
     "BaseVAE",
+    "BetaTCVAE",
     "BetaVAE",
     "ConditionalVAE",
+    "DIPVAE",
+    "FactorVAE",
     "IWAE",
     "MODEL_KINDS",
     "PixelCNN",

@@ -139,12 +139,22 @@ class ObjectiveModel(CompiledModel):
         by the optimizer, it is the mean over the global batch, however unevenly it is
         split. ``optimizer.scale_loss`` applies float16 loss scaling.
         """
-        with tf.GradientTape() as tape:
+        return self.minimize_all(objective, [(optimizer, variables, key)])
+
+    def minimize_all(self, objective, updates):
+        """As :meth:`minimize` for several losses of one forward pass: ``updates`` is
+        ``[(optimizer, variables, key), ...]`` and each optimizer applies the gradient of the
+        mean of ``values[key]`` to its variables. The updates are simultaneous (every gradient
+        is taken before any variable changes), as two optimizers of one graph step would be:
+        an adversary and the model it judges both see the same batch and the same weights."""
+        with tf.GradientTape(persistent=len(updates) > 1) as tape:
             values = objective()
-            loss = distribute.global_mean(values[key])
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+            scaled = [optimizer.scale_loss(distribute.global_mean(values[key]))
+                      for optimizer, _, key in updates]
+        grads = [tape.gradient(loss, variables)
+                 for loss, (_, variables, _) in zip(scaled, updates)]
+        for (optimizer, variables, _), gradients in zip(updates, grads):
+            optimizer.apply_gradients(zip(gradients, variables))
         return values
 
     def test_step(self, data):
