@@ -28,8 +28,10 @@ from keras_vae.models import DIPVAE
 from keras_vae.models import IWAE
 from keras_vae.models import VAE
 from keras_vae.models import VQVAE
+from keras_vae.models import AdversarialAutoencoder
 from keras_vae.models import BetaTCVAE
 from keras_vae.models import BetaVAE
+from keras_vae.models import ConditionalAdversarialAutoencoder
 from keras_vae.models import ConditionalVAE
 from keras_vae.models import FactorVAE
 from keras_vae.models import priors
@@ -52,8 +54,10 @@ def __getattr__(name):
 
 
 __all__ = [
+    "AdversarialAutoencoder",
     "BetaTCVAE",
     "BetaVAE",
+    "ConditionalAdversarialAutoencoder",
     "ConditionalVAE",
     "DIPVAE",
     "FactorVAE",

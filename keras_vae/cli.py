@@ -148,7 +148,9 @@ def build_parser():
                    help=f"iwae: importance samples k of the training bound "
                         f"(default {_default('iwae', 'num_samples')})")
     t.add_argument("--beta", type=_non_negative_float, default=None,
-                   help=f"beta_vae: the KL weight (default {_default('beta_vae', 'beta'):g})")
+                   help=f"beta_vae: the KL weight (default {_default('beta_vae', 'beta'):g}); "
+                        f"beta_tc_vae: the total correlation's "
+                        f"(default {_default('beta_tc_vae', 'beta'):g})")
     t.add_argument("--kl-warmup-steps", type=_positive_int, default=None,
                    help="beta_vae: raise beta linearly from 0 over this many steps")
     t.add_argument("--capacity-max", type=_non_negative_float, default=None,
@@ -159,11 +161,40 @@ def build_parser():
                         f"(default {_default('beta_vae_capacity', 'capacity_steps')})")
     t.add_argument("--gamma", type=_non_negative_float, default=None,
                    help=f"beta_vae_capacity: weight of |KL - C| "
-                        f"(default {_default('beta_vae_capacity', 'gamma'):g})")
+                        f"(default {_default('beta_vae_capacity', 'gamma'):g}); factor_vae: "
+                        f"of the total correlation "
+                        f"(default {_default('factor_vae', 'gamma'):g}); beta_tc_vae: of the "
+                        f"dimension-wise KL (default {_default('beta_tc_vae', 'gamma'):g})")
+    t.add_argument("--alpha", type=_non_negative_float, default=None,
+                   help=f"beta_tc_vae: weight of the index-code mutual information "
+                        f"(default {_default('beta_tc_vae', 'alpha'):g})")
+    t.add_argument("--dataset-size", type=_positive_int, default=None,
+                   help="beta_tc_vae: training examples N of the minibatch-weighted estimator "
+                        "(default: the batch is taken as the data set)")
+    t.add_argument("--estimator", choices=("mws", "mss"), default=None,
+                   help="beta_tc_vae: minibatch-weighted (mws, default) or stratified (mss) "
+                        "sampling, with --dataset-size")
+    t.add_argument("--dip-type", choices=("i", "ii"), default=None,
+                   help=f"dip_vae: DIP-VAE-I or -II (default {_default('dip_vae', 'dip_type')})")
+    t.add_argument("--lambda-od", type=_non_negative_float, default=None,
+                   help=f"dip_vae: weight of the off-diagonal covariance "
+                        f"(default {_default('dip_vae', 'lambda_od'):g})")
+    t.add_argument("--lambda-d", type=_non_negative_float, default=None,
+                   help="dip_vae: weight of the diagonal (default 10 x lambda-od for type i, "
+                        "lambda-od for ii)")
+    t.add_argument("--encoder-type", choices=("deterministic", "gaussian"), default=None,
+                   help=f"aae, caae: the code is the encoder's mean or a sample "
+                        f"(default {_default('aae', 'encoder_type')})")
+    t.add_argument("--prior-type", choices=("normal", "mixture"), default=None,
+                   help=f"aae, caae: the prior the discriminator matches codes to "
+                        f"(default {_default('aae', 'prior_type')})")
+    t.add_argument("--adversarial-weight", type=_non_negative_float, default=None,
+                   help=f"aae, caae: weight of the encoder's adversarial term "
+                        f"(default {_default('aae', 'adversarial_weight'):g})")
     t.add_argument("--num-classes", type=_positive_int, default=None,
-                   help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
+                   help=f"cvae, caae: number of classes (default {_default('cvae', 'num_classes')})")
     t.add_argument("--condition-dim", type=_positive_int, default=None,
-                   help="cvae: condition on float vectors of this width instead of class "
+                   help="cvae, caae: condition on float vectors of this width instead of class "
                    "labels (the dataset's labels must be such vectors: celeb_a's 40 "
                    "attributes, or an .npz whose y_train is 2-D)")
     t.add_argument("--conditioning", choices=("one_hot", "embedding"), default=None,
@@ -232,7 +263,7 @@ def build_parser():
     u.add_argument("--architecture", choices=_architectures(), default=None,
                    help="default mlp (vqvae is convolutional only)")
     u.add_argument("--num-classes", type=_positive_int, default=None,
-                   help=f"cvae: number of classes (default {_default('cvae', 'num_classes')})")
+                   help=f"cvae, caae: number of classes (default {_default('cvae', 'num_classes')})")
     u.add_argument("--condition-dim", type=_positive_int, default=None,
                    help="cvae: float condition vectors of this width instead of labels")
     u.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
@@ -304,6 +335,15 @@ MODEL_FLAGS = {
     "--capacity-max": ("capacity_max", "capacity_max"),
     "--capacity-steps": ("capacity_steps", "capacity_steps"),
     "--gamma": ("gamma", "gamma"),
+    "--alpha": ("alpha", "alpha"),
+    "--dataset-size": ("dataset_size", "dataset_size"),
+    "--estimator": ("estimator", "estimator"),
+    "--dip-type": ("dip_type", "dip_type"),
+    "--lambda-od": ("lambda_od", "lambda_od"),
+    "--lambda-d": ("lambda_d", "lambda_d"),
+    "--encoder-type": ("encoder_type", "encoder_type"),
+    "--prior-type": ("prior_type", "prior_type"),
+    "--adversarial-weight": ("adversarial_weight", "adversarial_weight"),
     "--num-classes": ("num_classes", "num_classes"),
     "--condition-dim": ("condition_dim", "condition_dim"),
     "--conditioning": ("conditioning", "conditioning"),
@@ -321,7 +361,9 @@ MODEL_FLAGS = {
 }
 #: Flags whose value is passed to the constructor under the name they set.
 _DIRECT = ("latent_dim", "hidden_units", "dense_units", "free_bits", "num_samples",
-           "capacity_max", "capacity_steps", "gamma", "num_classes", "condition_dim",
+           "capacity_max", "capacity_steps", "gamma", "alpha", "dataset_size", "estimator",
+           "dip_type", "lambda_od", "lambda_d", "encoder_type", "prior_type",
+           "adversarial_weight", "num_classes", "condition_dim",
            "conditioning",
            "num_embeddings", "embedding_dim", "commitment_cost", "ema_decay",
            "dead_code_steps", "residual_blocks")

@@ -104,6 +104,38 @@ def _iwae_space(hp, architecture, d):
             "num_samples": _choice(hp, "num_samples", [1, 5, 10, 50], d["num_samples"])}
 
 
+def _factor_space(hp, architecture, d):
+    # Kim & Mnih sweep γ over 10-100 on 2D Shapes; disentanglement_lib over 10-100.
+    return {**_gaussian_space(hp, architecture, d),
+            "gamma": _choice(hp, "gamma", [10.0, 20.0, 40.0, 100.0], d["gamma"])}
+
+
+def _beta_tc_space(hp, architecture, d):
+    # Chen et al. and disentanglement_lib sweep β over 1-10.
+    return {**_gaussian_space(hp, architecture, d),
+            "beta": _choice(hp, "beta", [1.0, 2.0, 4.0, 6.0, 8.0, 10.0], d["beta"])}
+
+
+def _dip_space(hp, architecture, d):
+    # disentanglement_lib's sweep of λ_od (λ_d = 10 λ_od for DIP-VAE-I, λ_od for -II).
+    return {**_gaussian_space(hp, architecture, d),
+            "dip_type": _choice(hp, "dip_type", ["i", "ii"], d["dip_type"]),
+            "lambda_od": _choice(hp, "lambda_od", [1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
+                                 d["lambda_od"])}
+
+
+def _aae_space(hp, architecture, d):
+    space = {**_gaussian_space(hp, architecture, d),
+             "encoder_type": _choice(hp, "encoder_type", ["deterministic", "gaussian"],
+                                     d["encoder_type"]),
+             "adversarial_weight": _choice(hp, "adversarial_weight", [0.5, 1.0, 2.0],
+                                           d["adversarial_weight"])}
+    if "conditioning" in d and d.get("condition_dim") is None:
+        space["conditioning"] = _choice(hp, "conditioning", ["one_hot", "embedding"],
+                                        d["conditioning"])
+    return space
+
+
 def _vq_space(hp, architecture, d):
     base = _choice(hp, "filters", [16, 32, 64], d["filters"][0])
     return {"filters": tuple(base * 2 ** i for i in range(len(d["filters"]))),
@@ -125,6 +157,11 @@ SEARCH_SPACES = {
     "cvae": _cvae_space,
     "vqvae": _vq_space,
     "iwae": _iwae_space,
+    "factor_vae": _factor_space,
+    "beta_tc_vae": _beta_tc_space,
+    "dip_vae": _dip_space,
+    "aae": _aae_space,
+    "caae": _aae_space,
 }
 
 #: Adam's learning rate when a trial does not tune it (``keras-vae train``'s default).

@@ -92,6 +92,16 @@ MODELS = {
         kv.DIPVAE, dict(input_shape=(8, 8, 3), latent_dim=3, architecture="conv", filters=(4, 8),
                         dip_type="ii", lambda_od=5.0, likelihood="gaussian"),
     ),
+    "aae_mixture_prior_gaussian_encoder": (
+        kv.AdversarialAutoencoder,
+        dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,), prior_type="mixture",
+             encoder_type="gaussian", discriminator_units=(8,)),
+    ),
+    "caae_one_hot_deterministic": (
+        kv.ConditionalAdversarialAutoencoder,
+        dict(input_shape=TINY_IMAGE, num_classes=3, latent_dim=2, hidden_units=(16,),
+             discriminator_units=(8,)),
+    ),
     "vae_user_conv_batchnorm": (
         kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
     ),

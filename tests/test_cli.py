@@ -358,3 +358,48 @@ def test_cli_defaults_are_the_library_defaults():
                              ("--num-classes", "cvae", "num_classes")):
         help_text = actions[flag.lstrip("-").replace("-", "_")].help
         assert f"(default {kind_defaults(kind)[name]:g}" in help_text, (flag, help_text)
+
+
+@pytest.mark.parametrize("model, flags, reported", [
+    ("factor_vae", ["--gamma", "10"], {"tc_loss", "discriminator_loss", "elbo"}),
+    ("beta_tc_vae", ["--beta", "4", "--alpha", "0.5", "--dataset-size", "64", "--estimator",
+                     "mss"], {"mi_loss", "tc_loss", "dimension_kl_loss", "elbo"}),
+    ("dip_vae", ["--dip-type", "ii", "--lambda-od", "5", "--lambda-d", "2"],
+     {"dip_loss", "elbo"}),
+    ("aae", ["--prior-type", "mixture", "--encoder-type", "gaussian",
+             "--adversarial-weight", "2"], {"discriminator_loss", "adversarial_loss"}),
+    ("caae", ["--num-classes", "10"], {"discriminator_loss", "adversarial_loss"}),
+])
+def test_the_disentangling_and_adversarial_kinds_train_and_evaluate(tiny_npz, tmp_path, model,
+                                                                    flags, reported):
+    import keras
+
+    out = tmp_path / "run"
+    assert run_cli("--dataset", tiny_npz, "--model", model, "--epochs", "1", "--batch-size",
+                   "16", "--output", str(out), "--no-export", *TINY, *flags) == 0
+    trained = keras.models.load_model(out / "model.keras")
+    config = trained.get_config()
+    for flag, value in zip(flags[::2], flags[1::2]):
+        name = flag[2:].replace("-", "_")
+        expected = value if not value[0].isdigit() else float(value)
+        got = config[name]["config"]["value"] if name == "beta" else config[name]  # a schedule
+        assert got == expected, name
+    assert cli.main(["evaluate", str(out), "--dataset", tiny_npz, "--nll-samples", "20",
+                     "--quiet"]) == 0
+    metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
+    assert reported <= set(metrics["test"])
+    # An adversarial autoencoder has no likelihood bound to report.
+    assert ("iwae" in metrics) == trained.has_elbo == ("elbo" in reported)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "vae", "--alpha", "1"], "--alpha does not apply to --model vae"),
+    (["--model", "factor_vae", "--beta", "4"], "--beta does not apply to --model factor_vae"),
+    (["--model", "beta_vae", "--dip-type", "ii"], "--dip-type does not apply"),
+    (["--model", "dip_vae", "--prior-type", "mixture"], "--prior-type does not apply"),
+])
+def test_flags_of_other_kinds_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(*argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -14,6 +14,7 @@ SMALL = {  # keeps trials tiny; the rest of each space is searched
     "beta_vae_capacity": {"hidden_units": 128, "hidden_layers": 1},
     "cvae": {"hidden_units": 128, "hidden_layers": 1},
     "vqvae": {"filters": 16, "num_embeddings": 32},
+    "factor_vae": {"hidden_units": 128, "hidden_layers": 1},  # two optimizers through a search
 }
 
 

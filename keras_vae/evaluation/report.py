@@ -47,7 +47,8 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     PCA above 2-D) and for a 2-D latent ``manifold.png``; for a VQ-VAE
     ``codebook_usage.png``; ``training_curves.png`` when a training history is found.
 
-    Metrics: the model's own objective on the test data (``test``); for Gaussian latents the
+    Metrics: the model's own objective on the test data (``test``); for Gaussian latents of
+    a model with an ELBO (``model.has_elbo``; not an adversarial autoencoder) the
     importance-weighted NLL with ``nll_samples`` draws (0 skips it) and the collapse
     diagnostics; on ``shapes``, the disentanglement metrics; for a VQ-VAE codebook usage over
     the whole test set; with ``classifier``, the accuracy of conditional samples; with
@@ -100,15 +101,17 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
         np.asarray(batch), None)
 
     if gaussian:
-        if nll_samples:
+        if nll_samples and model.has_elbo:
             log(f"Importance-weighted NLL, K = {nll_samples} ...")
             metrics["iwae"] = likelihood.iwae_nll(model, eval_data, num_samples=nll_samples,
                                                   seed=seed, verbose=verbose)
-        log("Posterior collapse diagnostics ...")
         stats = collapse.posterior_statistics(model, labelled if labelled is not None
                                               else images)
-        metrics["collapse"] = collapse.collapse_summary(stats, seed=seed)
-        kl = np.asarray(metrics["collapse"]["kl_per_dimension"])
+        kl = None
+        if model.has_elbo:  # an adversarial autoencoder has no KL to diagnose
+            log("Posterior collapse diagnostics ...")
+            metrics["collapse"] = collapse.collapse_summary(stats, seed=seed)
+            kl = np.asarray(metrics["collapse"]["kl_per_dimension"])
         if dataset == "shapes" and not conditional:
             log(f"Disentanglement metrics ({disentanglement_examples} observations) ...")
             metrics["disentanglement"] = disentanglement.disentanglement_report(

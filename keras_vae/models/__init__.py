@@ -2,6 +2,8 @@
 variant registry (:data:`MODEL_KINDS`): one :func:`register` line per kind."""
 
 from keras_vae.models import priors
+from keras_vae.models.adversarial_autoencoder import AdversarialAutoencoder
+from keras_vae.models.adversarial_autoencoder import ConditionalAdversarialAutoencoder
 from keras_vae.models.base import BaseAutoencoder
 from keras_vae.models.base import BaseVAE
 from keras_vae.models.beta_tc_vae import BetaTCVAE
@@ -30,12 +32,16 @@ register("iwae", IWAE)
 register("factor_vae", FactorVAE)
 register("beta_tc_vae", BetaTCVAE)
 register("dip_vae", DIPVAE)
+register("aae", AdversarialAutoencoder)
+register("caae", ConditionalAdversarialAutoencoder)
 
 __all__ = [
+    "AdversarialAutoencoder",
     "BaseAutoencoder",
     "BaseVAE",
     "BetaTCVAE",
     "BetaVAE",
+    "ConditionalAdversarialAutoencoder",
     "ConditionalVAE",
     "DIPVAE",
     "FactorVAE",

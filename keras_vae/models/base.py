@@ -115,6 +115,9 @@ class BaseAutoencoder(ObjectiveModel):
     needs_labels = False
     #: ``"gaussian"`` (``encode`` gives ``(mean, log_var)``) or ``"codes"`` (a code grid).
     latent_kind = "gaussian"
+    #: The objective bounds the data's likelihood (an ELBO): ``keras-vae evaluate`` reports
+    #: the importance-weighted NLL and the KL diagnostics of the models that have one.
+    has_elbo = True
     #: Options of a training run beyond ``fit`` (:func:`keras_vae.training.train`), with
     #: their defaults; :meth:`before_fit` and :meth:`after_fit` receive them.
     training_options = {}
@@ -632,16 +635,17 @@ class BaseVAE(BaseAutoencoder):
         mean, log_var = prior
         return mean + tf.exp(0.5 * losses.clip_log_var(log_var)) * temperature * noise
 
-    def prior_noise(self, num, seed=None):
-        """``[num, latent_dim]`` draws from N(0, I).
+    def prior_noise(self, num, seed=None, width=None):
+        """``[num, width]`` draws from N(0, I) (``width`` defaults to ``latent_dim``).
 
         With an integer seed (Python or tensor) the draw is stateless: the same seed gives
         the same latents here and in the exported ``sample`` signature.
         """
+        width = width or self.latent_dim
         if seed is None:
-            return keras.random.normal((num, self.latent_dim), dtype=self.compute_dtype)
+            return keras.random.normal((num, width), dtype=self.compute_dtype)
         seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-        shape = tf.stack([tf.cast(num, tf.int32), self.latent_dim])
+        shape = tf.stack([tf.cast(num, tf.int32), width])
         return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype)
 
     def preview_samples(self, seed, title, conditions=None):

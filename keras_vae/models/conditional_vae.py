@@ -13,8 +13,142 @@ from keras_vae.models.serving import check_labels
 from keras_vae.validation import check_positive_int
 
 
+class Conditions:
+    """Mixin of the models that take a condition with every example: a class label (one-hot,
+    or a learned embedding) or, with ``condition_dim``, a float vector that enters the
+    networks as it is. Batches are ``(x, condition)``; ``encode``, ``decode``,
+    ``reconstruct`` and ``sample`` take the condition; the signatures take ``label`` or
+    ``condition``. Call :meth:`init_conditions` before the base constructor (the networks
+    are built for the condition's width)."""
+
+    needs_labels = True
+
+    def init_conditions(self, num_classes, condition_dim, conditioning, embedding_dim):
+        if condition_dim is None:
+            self.label_encoding = LabelEncoding(num_classes, conditioning, embedding_dim,
+                                                name="label_encoding")
+            self.num_classes = self.label_encoding.num_classes
+            self.embedding_dim = self.label_encoding.embedding_dim
+            self.condition_dim = None
+        else:
+            self.condition_dim = check_positive_int("condition_dim", condition_dim)
+            if conditioning != "one_hot" or num_classes != 10:
+                raise ValueError(
+                    "condition_dim gives float condition vectors that enter the networks as "
+                    "they are; num_classes and conditioning are for class labels. Received: "
+                    f"condition_dim={condition_dim}, num_classes={num_classes!r}, "
+                    f"conditioning={conditioning!r}"
+                )
+            self.label_encoding = None
+            self.num_classes = None
+            self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.conditioning = conditioning
+
+    # ------------------------------------------------------------------ conditions
+    def condition_width(self):
+        if self.condition_dim is not None:
+            return self.condition_dim
+        return self.label_encoding.output_dim
+
+    def condition_probe(self, batch):
+        return tf.zeros((batch, self.condition_width()))
+
+    def check_labels(self, labels):
+        """Returns the condition checked: int32 labels ``[batch]`` (label mode) or float
+        ``[batch, condition_dim]``; anything else raises an error naming the problem
+        (eagerly a ValueError, in a graph an assertion)."""
+        if self.condition_dim is not None:
+            return check_conditions(labels, self.condition_dim, type(self).__name__,
+                                    self.compute_dtype)
+        return check_labels(labels, self.num_classes, type(self).__name__)
+
+    def check_condition(self, condition):
+        return self.check_labels(condition)
+
+    def condition_vector(self, condition):
+        if self.condition_dim is not None:
+            return condition
+        return self.label_encoding(condition)
+
+    def unpack_inputs(self, data):
+        x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} does not support sample weights.")
+        if labels is None:
+            what = "label" if self.condition_dim is None else "condition"
+            raise ValueError(
+                f"{type(self).__name__} trains on (x, {what}) batches but the data holds x "
+                "only: "
+                f"load it with keras_vae.data.load(..., labels=True) or pass y={what}s to fit."
+            )
+        return self.check_data(x), self.check_labels(labels)
+
+    def split_inputs(self, inputs):
+        return inputs
+
+    def unpack_call(self, inputs):
+        if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
+            raise ValueError(f"{type(self).__name__} is called on (x, labels).")
+        return self.check_data(inputs[0]), self.check_labels(inputs[1])
+
+    # ------------------------------------------------------------------ public API
+    def decode_condition(self, z, condition, return_logits=False):
+        """Decodes with a raw condition vector (e.g. between two classes' vectors)."""
+        logits = self.decoder_logits(self.check_latents(z),
+                                     tf.cast(condition, self.compute_dtype))
+        return logits if return_logits else self.mean_from_logits(logits)
+
+    def preview_samples(self, seed, title, conditions=None):
+        if self.condition_dim is not None:
+            if conditions is None:
+                return None
+            rows = np.repeat(np.asarray(conditions, "float32")[:8], 8, axis=0)
+            return (np.asarray(self.sample(rows, seed=seed)), 8,
+                    f"{title}: one row per condition of the test batch, temperature 1")
+        samples = self.sample(np.repeat(np.arange(self.num_classes), 10), seed=seed)
+        return (np.asarray(samples), 10,
+                f"{title}: one row per class (0-{self.num_classes - 1}), temperature 1")
+
+    def interpolate_labels(self, label_a, label_b, steps=8, seed=0):
+        """Same z (from p(z|label_a)), condition moving from ``label_a`` to ``label_b``:
+        ``[steps, *input_shape]``."""
+        steps = check_positive_int("steps", steps)
+        if self.condition_dim is not None:
+            raise ValueError("interpolate_labels is for class labels; with condition_dim, "
+                             "decode_condition takes any condition vectors.")
+        ends = self.label_encoding(self.check_labels([label_a, label_b]))
+        t = tf.linspace(0.0, 1.0, steps)[:, None]
+        conditions = (1.0 - t) * ends[0] + t * ends[1]
+        z = tf.repeat(self.prior_sample(self.check_labels([label_a]), 1, seed), steps, axis=0)
+        return self.decode_condition(z, conditions)
+
+    def interpolate_latents(self, label, z_a, z_b, steps=8):
+        """Same label, z moving linearly from ``z_a`` to ``z_b``: ``[steps, *input_shape]``."""
+        steps = check_positive_int("steps", steps)
+        t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+        z = (1.0 - t) * np.asarray(z_a, "float32")[None] + t * np.asarray(z_b, "float32")[None]
+        return self.decode(z, np.full(steps, label, "int32"))
+
+    def condition_spec(self):
+        if self.condition_dim is None:
+            return tf.TensorSpec((None,), tf.int32, name="label")
+        return tf.TensorSpec((None, self.condition_dim), tf.float32, name="condition")
+
+    def export_metadata(self):
+        return {**super().export_metadata(), "num_classes": self.num_classes,
+                "condition_dim": self.condition_dim}
+
+    def conditions_config(self):
+        return {
+            "num_classes": 10 if self.num_classes is None else self.num_classes,
+            "condition_dim": self.condition_dim,
+            "conditioning": self.conditioning,
+            "embedding_dim": self.embedding_dim,
+        }
+
+
 @keras.saving.register_keras_serializable(package="keras_vae")
-class ConditionalVAE(BetaVAE):
+class ConditionalVAE(Conditions, BetaVAE):
     """A VAE conditioned on a class label, or on float condition vectors: digits (or any
     class, attribute set or continuous value) on demand.
 
@@ -62,8 +196,6 @@ class ConditionalVAE(BetaVAE):
         Generative Models", NeurIPS 2015.
     """
 
-    needs_labels = True
-
     def __init__(
         self,
         input_shape,
@@ -76,26 +208,7 @@ class ConditionalVAE(BetaVAE):
         beta=1.0,
         **kwargs,
     ):
-        # The networks are built inside the base constructor and need these first.
-        if condition_dim is None:
-            self.label_encoding = LabelEncoding(num_classes, conditioning, embedding_dim,
-                                                name="label_encoding")
-            self.num_classes = self.label_encoding.num_classes
-            self.embedding_dim = self.label_encoding.embedding_dim
-            self.condition_dim = None
-        else:
-            self.condition_dim = check_positive_int("condition_dim", condition_dim)
-            if conditioning != "one_hot" or num_classes != 10:
-                raise ValueError(
-                    "condition_dim gives float condition vectors that enter the networks as "
-                    "they are; num_classes and conditioning are for class labels. Received: "
-                    f"condition_dim={condition_dim}, num_classes={num_classes!r}, "
-                    f"conditioning={conditioning!r}"
-                )
-            self.label_encoding = None
-            self.num_classes = None
-            self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        self.conditioning = conditioning
+        self.init_conditions(num_classes, condition_dim, conditioning, embedding_dim)
         self.conditional_prior = bool(conditional_prior)
         super().__init__(input_shape, latent_dim=latent_dim, beta=beta, **kwargs)
         if self.conditional_prior:
@@ -113,52 +226,6 @@ class ConditionalVAE(BetaVAE):
     def prior_input_width(self):
         return self.num_classes if self.condition_dim is None else self.condition_dim
 
-    # ------------------------------------------------------------------ conditions
-    def condition_width(self):
-        if self.condition_dim is not None:
-            return self.condition_dim
-        return self.label_encoding.output_dim
-
-    def condition_probe(self, batch):
-        return tf.zeros((batch, self.condition_width()))
-
-    def check_labels(self, labels):
-        """Returns the condition checked: int32 labels ``[batch]`` (label mode) or float
-        ``[batch, condition_dim]``; anything else raises an error naming the problem
-        (eagerly a ValueError, in a graph an assertion)."""
-        if self.condition_dim is not None:
-            return check_conditions(labels, self.condition_dim, "ConditionalVAE",
-                                    self.compute_dtype)
-        return check_labels(labels, self.num_classes, "ConditionalVAE")
-
-    def check_condition(self, condition):
-        return self.check_labels(condition)
-
-    def condition_vector(self, condition):
-        if self.condition_dim is not None:
-            return condition
-        return self.label_encoding(condition)
-
-    def unpack_inputs(self, data):
-        x, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if sample_weight is not None:
-            raise ValueError("ConditionalVAE does not support sample weights.")
-        if labels is None:
-            what = "label" if self.condition_dim is None else "condition"
-            raise ValueError(
-                f"ConditionalVAE trains on (x, {what}) batches but the data holds x only: "
-                f"load it with keras_vae.data.load(..., labels=True) or pass y={what}s to fit."
-            )
-        return self.check_data(x), self.check_labels(labels)
-
-    def split_inputs(self, inputs):
-        return inputs
-
-    def unpack_call(self, inputs):
-        if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
-            raise ValueError("ConditionalVAE is called on (x, labels).")
-        return self.check_data(inputs[0]), self.check_labels(inputs[1])
-
     def prior(self, labels):
         """``(mean, log_var)`` of p(z|c) for checked labels (or conditions),
         ``[batch, latent_dim]`` each (zeros without a learned prior)."""
@@ -171,60 +238,10 @@ class ConditionalVAE(BetaVAE):
     def prior_params(self, condition, batch):
         return None if self.prior_net is None else self.prior(condition)
 
-    # ------------------------------------------------------------------ public API
-    def decode_condition(self, z, condition, return_logits=False):
-        """Decodes with a raw condition vector (e.g. between two classes' vectors)."""
-        logits = self.decoder_logits(self.check_latents(z),
-                                     tf.cast(condition, self.compute_dtype))
-        return logits if return_logits else self.mean_from_logits(logits)
-
-    def preview_samples(self, seed, title, conditions=None):
-        if self.condition_dim is not None:
-            if conditions is None:
-                return None
-            rows = np.repeat(np.asarray(conditions, "float32")[:8], 8, axis=0)
-            return (np.asarray(self.sample(rows, seed=seed)), 8,
-                    f"{title}: one row per condition of the test batch, temperature 1")
-        samples = self.sample(np.repeat(np.arange(self.num_classes), 10), seed=seed)
-        return (np.asarray(samples), 10,
-                f"{title}: one row per class (0-{self.num_classes - 1}), temperature 1")
-
-    def interpolate_labels(self, label_a, label_b, steps=8, seed=0):
-        """Same z (from p(z|label_a)), condition moving from ``label_a`` to ``label_b``:
-        ``[steps, *input_shape]``."""
-        steps = check_positive_int("steps", steps)
-        if self.condition_dim is not None:
-            raise ValueError("interpolate_labels is for class labels; with condition_dim, "
-                             "decode_condition takes any condition vectors.")
-        ends = self.label_encoding(self.check_labels([label_a, label_b]))
-        t = tf.linspace(0.0, 1.0, steps)[:, None]
-        conditions = (1.0 - t) * ends[0] + t * ends[1]
-        z = tf.repeat(self.prior_sample(self.check_labels([label_a]), 1, seed), steps, axis=0)
-        return self.decode_condition(z, conditions)
-
-    def interpolate_latents(self, label, z_a, z_b, steps=8):
-        """Same label, z moving linearly from ``z_a`` to ``z_b``: ``[steps, *input_shape]``."""
-        steps = check_positive_int("steps", steps)
-        t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
-        z = (1.0 - t) * np.asarray(z_a, "float32")[None] + t * np.asarray(z_b, "float32")[None]
-        return self.decode(z, np.full(steps, label, "int32"))
-
     # ------------------------------------------------------------------ export
-    def condition_spec(self):
-        if self.condition_dim is None:
-            return tf.TensorSpec((None,), tf.int32, name="label")
-        return tf.TensorSpec((None, self.condition_dim), tf.float32, name="condition")
-
-    def export_metadata(self):
-        return {**super().export_metadata(), "num_classes": self.num_classes,
-                "condition_dim": self.condition_dim}
-
     def get_config(self):
         return {
             **super().get_config(),
-            "num_classes": 10 if self.num_classes is None else self.num_classes,
-            "condition_dim": self.condition_dim,
-            "conditioning": self.conditioning,
-            "embedding_dim": self.embedding_dim,
+            **self.conditions_config(),
             "conditional_prior": self.conditional_prior,
         }
