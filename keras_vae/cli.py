@@ -192,7 +192,8 @@ def build_parser():
                    help=f"aae, caae: weight of the encoder's adversarial term "
                         f"(default {_default('aae', 'adversarial_weight'):g})")
     t.add_argument("--num-classes", type=_positive_int, default=None,
-                   help=f"cvae, caae: number of classes (default {_default('cvae', 'num_classes')})")
+                   help=f"cvae, caae: number of classes "
+                        f"(default {_default('cvae', 'num_classes')})")
     t.add_argument("--condition-dim", type=_positive_int, default=None,
                    help="cvae, caae: condition on float vectors of this width instead of class "
                    "labels (the dataset's labels must be such vectors: celeb_a's 40 "
@@ -263,7 +264,8 @@ def build_parser():
     u.add_argument("--architecture", choices=_architectures(), default=None,
                    help="default mlp (vqvae is convolutional only)")
     u.add_argument("--num-classes", type=_positive_int, default=None,
-                   help=f"cvae, caae: number of classes (default {_default('cvae', 'num_classes')})")
+                   help=f"cvae, caae: number of classes "
+                        f"(default {_default('cvae', 'num_classes')})")
     u.add_argument("--condition-dim", type=_positive_int, default=None,
                    help="cvae: float condition vectors of this width instead of labels")
     u.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
