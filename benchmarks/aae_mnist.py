@@ -1,14 +1,16 @@
 """Quality: are an adversarial autoencoder's samples from the prior recognisable digits, more
 often than a VAE's at the same budget; does the supervised AAE draw the digit it is asked for?
 
-Usage: python benchmarks/aae_mnist.py [--epochs 10] [--latent-dim 8] [--seed 0] [--out DIR]
-       [--threads N]
+Usage: python benchmarks/aae_mnist.py [--epochs 10] [--latent-dim 8] [--conditional-latent-dim 4]
+       [--models VAE AdversarialAutoencoder ConditionalAdversarialAutoencoder] [--seed 0]
+       [--out DIR] [--threads N]
 
 1. Loads (or trains) the MNIST classifier of benchmarks/cvae_mnist.py (a small CNN, 99 %).
 2. Trains, side by side in one process with the same network (MLP 400, latent --latent-dim),
    data (dynamically binarized MNIST, batch 128) and budget (Adam 1e-3, --epochs epochs):
    kv.VAE, kv.AdversarialAutoencoder (deterministic encoder, N(0, I) prior, its defaults) and
-   kv.ConditionalAdversarialAutoencoder (the label into encoder and decoder).
+   kv.ConditionalAdversarialAutoencoder (the label into encoder and decoder; its style code
+   has --conditional-latent-dim dimensions, the class's default 4, as the ConditionalVAE's).
 3. Draws 1,000 samples from each unconditional model's prior (temperature 1) and prints the
    fraction the classifier labels with probability >= 0.9 (the AAE target: at least the
    VAE's); draws 100 per class from the conditional AAE and prints the fraction labelled as
@@ -35,6 +37,9 @@ def main():
     parser.add_argument("--mnist", default=MNIST)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--latent-dim", type=int, default=8)
+    parser.add_argument("--conditional-latent-dim", type=int, default=4)
+    parser.add_argument("--models", nargs="+", default=[
+        "VAE", "AdversarialAutoencoder", "ConditionalAdversarialAutoencoder"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=OUTPUT)
     parser.add_argument("--threads", type=int, default=None)
@@ -59,8 +64,11 @@ def main():
             ("VAE", lambda: kv.VAE(**common), False),
             ("AdversarialAutoencoder", lambda: kv.AdversarialAutoencoder(**common), False),
             ("ConditionalAdversarialAutoencoder",
-             lambda: kv.ConditionalAdversarialAutoencoder(**{**common, "num_classes": 10}),
+             lambda: kv.ConditionalAdversarialAutoencoder(
+                 **{**common, "num_classes": 10, "latent_dim": args.conditional_latent_dim}),
              True)):
+        if name not in args.models:
+            continue
         keras.utils.set_random_seed(args.seed)
         train = kv.data.load(args.mnist, batch_size=128, labels=labelled, binarize="dynamic",
                              seed=args.seed)
@@ -86,7 +94,8 @@ def main():
         rows.append((name, score, what, history["reconstruction_loss"][-1], seconds))
         print(f"{name}: {score:.3f} {what} ({seconds:.0f} s)", flush=True)
 
-    print(f"\nMNIST, MLP 400, latent {args.latent_dim}, {args.epochs} epochs of batch 128, "
+    print(f"\nMNIST, MLP 400, latent {args.latent_dim} (conditional: "
+          f"{args.conditional_latent_dim}), {args.epochs} epochs of batch 128, "
           f"Adam 1e-3, seed {args.seed}; 1,000 samples at temperature 1")
     print("| model | samples | fraction | train reconstruction (nats) | train s |")
     print("| --- | --- | --- | --- | --- |")
