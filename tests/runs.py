@@ -12,6 +12,8 @@ TINY_RUNS = {
     "vqvae": dict(num_embeddings=8, embedding_dim=3, filters=(4,), ema_decay=0.9),
     "beta_vae_capacity": dict(latent_dim=3, hidden_units=(16,), capacity_max=5.0,
                               capacity_steps=120, gamma=10.0),
+    # Two optimizers, and the permutation's random stream beside the noise's.
+    "factor_vae": dict(latent_dim=3, hidden_units=(16,), gamma=10.0, discriminator_units=(8,)),
 }
 
 
