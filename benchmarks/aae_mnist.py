@@ -3,7 +3,7 @@ often than a VAE's at the same budget; does the supervised AAE draw the digit it
 
 Usage: python benchmarks/aae_mnist.py [--epochs 10] [--latent-dim 8] [--conditional-latent-dim 4]
        [--models VAE AdversarialAutoencoder ConditionalAdversarialAutoencoder] [--seed 0]
-       [--out DIR] [--threads N]
+       [--override key=value ...] [--out DIR] [--threads N]
 
 1. Loads (or trains) the MNIST classifier of benchmarks/cvae_mnist.py (a small CNN, 99 %).
 2. Trains, side by side in one process with the same network (MLP 400, latent --latent-dim),
@@ -11,6 +11,7 @@ Usage: python benchmarks/aae_mnist.py [--epochs 10] [--latent-dim 8] [--conditio
    kv.VAE, kv.AdversarialAutoencoder (deterministic encoder, N(0, I) prior, its defaults) and
    kv.ConditionalAdversarialAutoencoder (the label into encoder and decoder; its style code
    has --conditional-latent-dim dimensions, the class's default 4, as the ConditionalVAE's).
+   --override sets further constructor arguments of both AAEs (Python literals).
 3. Draws 1,000 samples from each unconditional model's prior (temperature 1) and prints the
    fraction the classifier labels with probability >= 0.9 (the AAE target: at least the
    VAE's); draws 100 per class from the conditional AAE and prints the fraction labelled as
@@ -28,6 +29,7 @@ import numpy as np  # noqa: E402
 from mnist_classifier import MNIST  # noqa: E402
 from mnist_classifier import OUTPUT  # noqa: E402
 from mnist_classifier import classifier  # noqa: E402
+from mnist_classifier import parse_overrides  # noqa: E402
 
 CONFIDENCE = 0.9
 
@@ -43,6 +45,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=OUTPUT)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--override", nargs="*", default=[],
+                        help="constructor arguments of the AAEs as key=value (Python literals)")
     args = parser.parse_args()
     if args.threads:
         import tensorflow as tf
@@ -59,13 +63,16 @@ def main():
         return keras.ops.convert_to_numpy(keras.ops.softmax(judge.predict(images, verbose=0)))
 
     common = dict(input_shape=(28, 28, 1), latent_dim=args.latent_dim, seed=args.seed)
+    overrides = parse_overrides(args.override)
     rows = []
     for name, build, labelled in (
             ("VAE", lambda: kv.VAE(**common), False),
-            ("AdversarialAutoencoder", lambda: kv.AdversarialAutoencoder(**common), False),
+            ("AdversarialAutoencoder",
+             lambda: kv.AdversarialAutoencoder(**common, **overrides), False),
             ("ConditionalAdversarialAutoencoder",
              lambda: kv.ConditionalAdversarialAutoencoder(
-                 **{**common, "num_classes": 10, "latent_dim": args.conditional_latent_dim}),
+                 **{**common, "num_classes": 10, "latent_dim": args.conditional_latent_dim,
+                    **overrides}),
              True)):
         if name not in args.models:
             continue
@@ -96,6 +103,7 @@ def main():
 
     print(f"\nMNIST, MLP 400, latent {args.latent_dim} (conditional: "
           f"{args.conditional_latent_dim}), {args.epochs} epochs of batch 128, "
+          f"AAE arguments {overrides or 'defaults'}, "
           f"Adam 1e-3, seed {args.seed}; 1,000 samples at temperature 1")
     print("| model | samples | fraction | train reconstruction (nats) | train s |")
     print("| --- | --- | --- | --- | --- |")
