@@ -50,7 +50,9 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         num_components, mixture_radius, mixture_scale: The mixture prior's shape.
         adversarial_weight: Weight of the encoder's adversarial term (default 1).
         discriminator: Your own discriminator (``[batch, latent_dim]`` -> ``[batch, 1]``
-            logits), or ``None`` for an MLP of ``discriminator_units``.
+            logits; a conditional model's takes ``[batch, latent_dim + condition width]``,
+            the code and the condition vector), or ``None`` for an MLP of
+            ``discriminator_units``.
         discriminator_units: Widths of the default discriminator's LeakyReLU(0.2) layers
             (two of 1000, as the paper's MNIST model).
         discriminator_optimizer: The discriminator's optimizer (instance, serialized form or
@@ -105,7 +107,8 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         # saved with the model like the reparameterization noise.
         self.prior_sampling = Sampling(seed=None if self.seed is None else self.seed + 2,
                                        name="prior_sampling")
-        self.init_adversary(self.latent_dim, discriminator, discriminator_units,
+        self.init_adversary(self.latent_dim + self.condition_width(), discriminator,
+                            discriminator_units,
                             discriminator_optimizer or DISCRIMINATOR_OPTIMIZER)
 
     def metric_names(self):
@@ -153,8 +156,9 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         z = terms["z"] if self.encoder_type == "gaussian" else terms["mean"]
         template = tf.zeros([tf.shape(z)[0], self.latent_dim + 1], tf.float32)
         drawn = self.prior_from_noise(self.prior_sampling.noise(template))
-        real = self.discriminator_logit(tf.cast(drawn, self.compute_dtype), training=True)
-        fake = self.discriminator_logit(z, training=True)
+        real = self.discriminator_logit(
+            self.adversary_input(tf.cast(drawn, self.compute_dtype), terms["c"]), training=True)
+        fake = self.discriminator_logit(self.adversary_input(z, terms["c"]), training=True)
         rec = terms["reconstruction_loss"]
         adversarial = tf.nn.softplus(-fake)  # -log D(z)
         return {
@@ -163,6 +167,11 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
             "discriminator_loss": 0.5 * (tf.nn.softplus(-real) + tf.nn.softplus(fake)),
             "adversarial_loss": adversarial,
         }
+
+    def adversary_input(self, z, c):
+        """What the discriminator sees of a code: the code itself (a conditional model adds
+        its condition vector)."""
+        return z
 
     def gradient_step(self, inputs):
         # One forward pass; the autoencoder's loss moves encoder and decoder, the
@@ -186,8 +195,11 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
 class ConditionalAdversarialAutoencoder(Conditions, AdversarialAutoencoder):
     """The supervised adversarial autoencoder (Makhzani et al. 2016, section 5): the class
     label (or a float condition vector) enters the decoder, and the encoder, beside the
-    code, so the code is left to carry style, matched to the prior by the discriminator.
-    ``fit`` takes ``(x, label)``; ``sample(labels)`` decodes one prior draw per label.
+    code, so the code is left to carry style. The discriminator sees the condition beside
+    each code (and beside each prior draw), so it matches q(z|c) to the prior for every
+    condition: a code that told the class apart would give itself away, so the label is the
+    decoder's only source of the class. ``fit`` takes ``(x, label)``; ``sample(labels)``
+    decodes one prior draw per label.
 
     Args:
         input_shape: Shape of one example.
@@ -212,6 +224,9 @@ class ConditionalAdversarialAutoencoder(Conditions, AdversarialAutoencoder):
                  conditioning="one_hot", embedding_dim=16, **kwargs):
         self.init_conditions(num_classes, condition_dim, conditioning, embedding_dim)
         super().__init__(input_shape, latent_dim=latent_dim, **kwargs)
+
+    def adversary_input(self, z, c):
+        return tf.concat([z, tf.cast(c, z.dtype)], axis=-1)
 
     def get_config(self):
         return {**super().get_config(), **self.conditions_config()}
