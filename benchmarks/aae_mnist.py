@@ -9,8 +9,9 @@ Usage: python benchmarks/aae_mnist.py [--epochs 10] [--latent-dim 8] [--conditio
 2. Trains, side by side in one process with the same network (MLP 400, latent --latent-dim),
    data (dynamically binarized MNIST, batch 128) and budget (Adam 1e-3, --epochs epochs):
    kv.VAE, kv.AdversarialAutoencoder (deterministic encoder, N(0, I) prior, its defaults) and
-   kv.ConditionalAdversarialAutoencoder (the label into encoder and decoder; its style code
-   has --conditional-latent-dim dimensions, the class's default 4, as the ConditionalVAE's).
+   kv.ConditionalAdversarialAutoencoder (the label into encoder, decoder and discriminator;
+   its defaults: a Gaussian encoder and a style code of --conditional-latent-dim dimensions,
+   the class's default 4, as the ConditionalVAE's).
    --override sets further constructor arguments of both AAEs (Python literals).
 3. Draws 1,000 samples from each unconditional model's prior (temperature 1) and prints the
    fraction the classifier labels with probability >= 0.9 (the AAE target: at least the

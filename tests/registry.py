@@ -100,7 +100,7 @@ MODELS = {
     "caae_one_hot_deterministic": (
         kv.ConditionalAdversarialAutoencoder,
         dict(input_shape=TINY_IMAGE, num_classes=3, latent_dim=2, hidden_units=(16,),
-             discriminator_units=(8,)),
+             encoder_type="deterministic", discriminator_units=(8,)),
     ),
     "vae_user_conv_batchnorm": (
         kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
