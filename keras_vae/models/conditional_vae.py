@@ -1,5 +1,6 @@
 """Conditional VAE: a class label, or a vector of float conditions, enters both q(z|x, c) and
-p(x|z, c)."""
+p(x|z, c). The condition handling is the :class:`Conditions` mixin, which the conditional
+adversarial autoencoder shares."""
 
 import keras
 import numpy as np

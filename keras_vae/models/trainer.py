@@ -125,8 +125,10 @@ class ObjectiveModel(CompiledModel):
         """One training update; returns the per-example values the trackers take.
 
         By default the objective's ``"loss"`` is minimized by ``self.optimizer``. A variant
-        with several optimizers overrides this method alone, calling :meth:`minimize` once
-        per optimizer (and listing them in :meth:`optimizer_steps`).
+        with several optimizers overrides this method alone, with :meth:`minimize_all` (one
+        forward pass, each optimizer on its own loss and variables; FactorVAE, the
+        adversarial autoencoder) or :meth:`minimize` once per optimizer, and lists them in
+        :meth:`optimizer_steps`.
         """
         return self.minimize(lambda: self._objective(inputs, training=True), self.optimizer,
                              self.training_variables())
