@@ -84,10 +84,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             return int(json.load(f)["epoch"])
 
     def on_train_begin(self, logs=None):
-        optimizer = getattr(self.model, "optimizer", None)
-        if (optimizer is not None and not optimizer.built
-                and hasattr(self.model, "training_variables")):
-            optimizer.build(self.model.training_variables())
+        if (getattr(self.model, "optimizer", None) is not None
+                and hasattr(self.model, "build_optimizers")):
+            self.model.build_optimizers()  # every optimizer (an adversary's too)
         try:
             super().on_train_begin(logs)
         except (ValueError, KeyError) as err:

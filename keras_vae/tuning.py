@@ -247,9 +247,10 @@ class HyperModel(kt.HyperModel):
         learning_rate = hp.Float("learning_rate", 1e-4, 3e-3, sampling="log",
                                  default=DEFAULT_LEARNING_RATE)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-        # Build the optimizer now: the tuner reloads a trial's checkpoint, optimizer state
-        # included, into a model from `build`, which must therefore have the same variables.
-        model.optimizer.build(model.training_variables())
+        # Build the optimizers now (an adversary's too): the tuner reloads a trial's
+        # checkpoint, optimizer state included, into a model from `build`, which must
+        # therefore have the same variables.
+        model.build_optimizers()
         return model
 
 
