@@ -91,12 +91,16 @@ def _capacity_space(hp, architecture, d):
             "gamma": _choice(hp, "gamma", [100.0, 1000.0], d["gamma"])}
 
 
+def _conditioning_space(hp, d):
+    """A label model's choice of conditioning (float conditions enter as they are)."""
+    if "conditioning" not in d or d.get("condition_dim") is not None:
+        return {}
+    return {"conditioning": _choice(hp, "conditioning", ["one_hot", "embedding"],
+                                    d["conditioning"])}
+
+
 def _cvae_space(hp, architecture, d):
-    space = _gaussian_space(hp, architecture, d)
-    if d.get("condition_dim") is None:  # float conditions enter as they are
-        space["conditioning"] = _choice(hp, "conditioning", ["one_hot", "embedding"],
-                                        d["conditioning"])
-    return space
+    return {**_gaussian_space(hp, architecture, d), **_conditioning_space(hp, d)}
 
 
 def _iwae_space(hp, architecture, d):
@@ -125,15 +129,12 @@ def _dip_space(hp, architecture, d):
 
 
 def _aae_space(hp, architecture, d):
-    space = {**_gaussian_space(hp, architecture, d),
-             "encoder_type": _choice(hp, "encoder_type", ["deterministic", "gaussian"],
-                                     d["encoder_type"]),
-             "adversarial_weight": _choice(hp, "adversarial_weight", [0.5, 1.0, 2.0],
-                                           d["adversarial_weight"])}
-    if "conditioning" in d and d.get("condition_dim") is None:
-        space["conditioning"] = _choice(hp, "conditioning", ["one_hot", "embedding"],
-                                        d["conditioning"])
-    return space
+    return {**_gaussian_space(hp, architecture, d),
+            "encoder_type": _choice(hp, "encoder_type", ["deterministic", "gaussian"],
+                                    d["encoder_type"]),
+            "adversarial_weight": _choice(hp, "adversarial_weight", [0.5, 1.0, 2.0],
+                                          d["adversarial_weight"]),
+            **_conditioning_space(hp, d)}
 
 
 def _vq_space(hp, architecture, d):

@@ -164,7 +164,7 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         return {
             "loss": rec + self.adversarial_weight * adversarial,
             "reconstruction_loss": rec,
-            "discriminator_loss": 0.5 * (tf.nn.softplus(-real) + tf.nn.softplus(fake)),
+            "discriminator_loss": self.discriminator_loss(real, fake),
             "adversarial_loss": adversarial,
         }
 
@@ -172,15 +172,6 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         """What the discriminator sees of a code: the code itself (a conditional model adds
         its condition vector)."""
         return z
-
-    def gradient_step(self, inputs):
-        # One forward pass; the autoencoder's loss moves encoder and decoder, the
-        # discriminator's moves the discriminator (its weights are not the autoencoder's).
-        return self.minimize_all(
-            lambda: self._objective(inputs, training=True),
-            [(self.optimizer, self.training_variables(), "loss"),
-             (self.discriminator_optimizer, self.discriminator.trainable_variables,
-              "discriminator_loss")])
 
     def get_config(self):
         return {**super().get_config(), "encoder_type": self.encoder_type,

@@ -67,6 +67,20 @@ class Adversary:
         out = keras.ops.cast(self.discriminator(z, training=training), "float32")
         return keras.ops.reshape(out, (-1,))
 
+    @staticmethod
+    def discriminator_loss(real, fake):
+        """D's cross-entropy per example, halved over both kinds:
+        ``-log D(real) - log(1 - D(fake))`` from the logits."""
+        return 0.5 * (keras.ops.softplus(-real) + keras.ops.softplus(fake))
+
+    def gradient_step(self, inputs):
+        # One forward pass: the model's ``loss`` moves the autoencoder (D's weights are not
+        # among its variables), ``discriminator_loss`` moves D alone.
+        return self.minimize_all(
+            lambda: self._objective(inputs, training=True),
+            [(optimizer, variables, key) for (optimizer, variables), key
+             in zip(self.optimizer_steps(), ("loss", "discriminator_loss"))])
+
     def training_variables(self):
         own = {id(v) for v in self.discriminator.trainable_variables}
         return [v for v in self.trainable_variables if id(v) not in own]

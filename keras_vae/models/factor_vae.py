@@ -75,20 +75,10 @@ class FactorVAE(Adversary, BaseVAE):
         z = terms["z"]
         logit = self.discriminator_logit(z, training=True)
         shuffled = self.discriminator_logit(self.permute(tf.stop_gradient(z)), training=True)
-        # -log D(z) - log(1 - D(shuffled)), halved: D's cross-entropy over both kinds.
-        values["discriminator_loss"] = 0.5 * (tf.nn.softplus(-logit) + tf.nn.softplus(shuffled))
+        values["discriminator_loss"] = self.discriminator_loss(logit, shuffled)
         values["tc_loss"] = logit
         values["loss"] = values["loss"] + self.gamma * logit
         return values
-
-    def gradient_step(self, inputs):
-        # The VAE's loss moves the autoencoder (D's weights are not among its variables);
-        # D's loss moves D alone.
-        return self.minimize_all(
-            lambda: self._objective(inputs, training=True),
-            [(self.optimizer, self.training_variables(), "loss"),
-             (self.discriminator_optimizer, self.discriminator.trainable_variables,
-              "discriminator_loss")])
 
     def get_config(self):
         return {**super().get_config(), "gamma": self.gamma, **self.adversary_config()}
