@@ -131,13 +131,18 @@ def capacity_penalty(kl, capacity, gamma):
 
 
 # ---------------------------------------------------------------------------- batch estimators
+def gaussian_log_density_per_dim(z, mean, log_var):
+    """``log N(z; mean, exp(log_var))`` per value, broadcasting (float32, the log-variance
+    clipped to ``LOG_VAR_BOUNDS``)."""
+    log_var = clip_log_var(log_var)
+    z, mean = tf.cast(z, tf.float32), tf.cast(mean, tf.float32)
+    return -0.5 * (_LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var))
+
+
 def log_density_matrix(z, mean, log_var):
     """``log q(z_ik | x_j)`` for every example ``i`` of ``z [n, d]`` under every posterior
     ``j`` of ``mean, log_var [m, d]``: shape ``[n, m, d]`` (float32)."""
-    z = tf.cast(z, tf.float32)[:, None]
-    mean = tf.cast(mean, tf.float32)[None]
-    log_var = clip_log_var(log_var)[None]
-    return -0.5 * (_LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var))
+    return gaussian_log_density_per_dim(z[:, None], mean[None], log_var[None])
 
 
 def stratified_log_weights(batch, dataset_size):
@@ -177,17 +182,9 @@ def kl_decomposition(z, mean, log_var, all_mean, all_log_var, log_weights):
     log_q_z = tf.reduce_logsumexp(tf.reduce_sum(pairs, axis=2) + log_weights, axis=1)
     log_q_marginals = tf.reduce_sum(
         tf.reduce_logsumexp(pairs + log_weights[..., None], axis=1), axis=1)
-    log_q_z_x = tf.reduce_sum(_diagonal_log_density(z, mean, log_var), axis=1)
-    z32 = tf.cast(z, tf.float32)
-    log_p_z = tf.reduce_sum(-0.5 * (_LOG_2PI + tf.square(z32)), axis=1)
+    log_q_z_x = tf.reduce_sum(gaussian_log_density_per_dim(z, mean, log_var), axis=1)
+    log_p_z = tf.reduce_sum(gaussian_log_density_per_dim(z, 0.0, 0.0), axis=1)
     return (log_q_z_x - log_q_z, log_q_z - log_q_marginals, log_q_marginals - log_p_z)
-
-
-def _diagonal_log_density(z, mean, log_var):
-    log_var = clip_log_var(log_var)
-    return -0.5 * (_LOG_2PI + log_var
-                   + tf.square(tf.cast(z, tf.float32) - tf.cast(mean, tf.float32))
-                   * tf.exp(-log_var))
 
 
 def covariance(values):

@@ -14,7 +14,6 @@ a named builder of :mod:`keras_vae.networks` from the builder arguments.
 """
 
 import copy
-import math
 
 import keras
 import numpy as np
@@ -39,8 +38,6 @@ BASE_METRICS = ("loss", "reconstruction_loss", "kl_loss", "elbo")
 #: ``data_range`` values: data in [0, 1] (images; the Gaussian mean is squashed into it) or
 #: any real values (standardized tabular rows, sequences).
 DATA_RANGES = ("unit", "real")
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check_likelihood(likelihood, likelihood_scale):
@@ -76,10 +73,7 @@ def _resolve_data_range(data_range, likelihood, data_shape):
 
 def gaussian_log_density(z, mean, log_var):
     """``log N(z; mean, exp(log_var))`` summed over the last axis (broadcasting)."""
-    log_var = losses.clip_log_var(log_var)
-    z, mean = tf.cast(z, tf.float32), tf.cast(mean, tf.float32)
-    return -0.5 * tf.reduce_sum(_LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var),
-                                axis=-1)
+    return tf.reduce_sum(losses.gaussian_log_density_per_dim(z, mean, log_var), axis=-1)
 
 
 class BaseAutoencoder(ObjectiveModel):
