@@ -18,6 +18,7 @@ from keras_vae import data
 from keras_vae import distribute
 from keras_vae import evaluation
 from keras_vae import export
+from keras_vae import flows
 from keras_vae import layers
 from keras_vae import losses
 from keras_vae import models
@@ -70,6 +71,7 @@ __all__ = [
     "distribute",
     "evaluation",
     "export",
+    "flows",
     "layers",
     "losses",
     "models",

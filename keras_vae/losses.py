@@ -145,6 +145,29 @@ def log_density_matrix(z, mean, log_var):
     return gaussian_log_density_per_dim(z[:, None], mean[None], log_var[None])
 
 
+def mixture_log_density(z, log_weights, means, log_vars):
+    """``log sum_k w_k N(z; mu_k, diag exp(log_var_k))`` for ``z [..., d]`` against ``K``
+    components (``log_weights [K]``, ``means``/``log_vars [K, d]``): ``[...]``.
+
+    The squared distances come from matrix products (``z^2 / sigma^2 - 2 z mu / sigma^2 +
+    mu^2 / sigma^2``), so memory grows with ``rows x K``, not ``rows x K x d``: a VampPrior
+    of 500 components is evaluated over thousands of importance samples at once."""
+    z = tf.cast(z, tf.float32)
+    shape = tf.shape(z)
+    flat = tf.reshape(z, [-1, shape[-1]])
+    log_vars = clip_log_var(log_vars)
+    precision = tf.exp(-log_vars)
+    means = tf.cast(means, tf.float32)
+    squared = (tf.matmul(tf.square(flat), precision, transpose_b=True)
+               - 2.0 * tf.matmul(flat, means * precision, transpose_b=True)
+               + tf.reduce_sum(tf.square(means) * precision, axis=1))
+    d = tf.cast(shape[-1], tf.float32)
+    per_component = -0.5 * (tf.maximum(squared, 0.0) + tf.reduce_sum(log_vars, axis=1)
+                            + d * _LOG_2PI)
+    log_p = tf.reduce_logsumexp(per_component + tf.cast(log_weights, tf.float32), axis=1)
+    return tf.reshape(log_p, shape[:-1])
+
+
 def stratified_log_weights(batch, dataset_size):
     """``log w_ij`` of minibatch stratified sampling (Chen et al. 2018, appendix C.2) for a
     batch of ``batch`` examples drawn from ``dataset_size``: ``[batch, batch]``.

@@ -91,3 +91,20 @@ def check_int_tuple(name, values, allow_empty=True):
                 f"`{name}` must be a sequence of positive integers. Received: {name}={values!r}"
             )
     return values
+
+
+def from_spec(spec, classes, what, count):
+    """An instance from the ``"name"`` or ``"name:number"`` form of the CLI (``--flow iaf:4``,
+    ``--prior vamp:500``): ``classes[name](**{count: number})``, the class default without a
+    number. ``what`` names the kind of thing in errors."""
+    name, _, number = str(spec).partition(":")
+    if name not in classes:
+        raise ValueError(f"Unknown {what} {name!r} in {spec!r}: {what}s are "
+                         f"{', '.join(classes)} (as name or name:{count}).")
+    if not number:
+        return classes[name]()
+    try:
+        value = int(number)
+    except ValueError:
+        raise ValueError(f"The {what}'s {count} must be an integer: {spec!r}") from None
+    return classes[name](**{count: check_positive_int(count, value)})

@@ -102,6 +102,20 @@ MODELS = {
         dict(input_shape=TINY_IMAGE, num_classes=3, latent_dim=2, hidden_units=(16,),
              encoder_type="deterministic", discriminator_units=(8,)),
     ),
+    # `parts` makes the flow and prior layers afresh for every model (a layer has one owner).
+    "iwae_tabular_planar_flow_vamp_prior": (
+        kv.IWAE, dict(input_shape=(6,), latent_dim=2, hidden_units=(8,), num_samples=3,
+                      likelihood="gaussian", parts=lambda seed: dict(
+                          flow=kv.flows.Planar(2, seed=seed),
+                          prior=kv.priors.VampPrior(4, seed=seed))),
+    ),
+    "cvae_mixture_prior_iaf_flow": (
+        kv.ConditionalVAE, dict(input_shape=TINY_IMAGE, num_classes=3, latent_dim=3,
+                                hidden_units=(16,), conditional_prior=False,
+                                parts=lambda seed: dict(
+                                    flow=kv.flows.IAF(2, hidden_units=(8,), seed=seed),
+                                    prior=kv.priors.MixturePrior(3, seed=seed))),
+    ),
     "vae_user_conv_batchnorm": (
         kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
     ),
@@ -157,6 +171,8 @@ def build(model_id, seed=0):
     kwargs = dict(kwargs)
     if "networks" in kwargs:
         kwargs["encoder"], kwargs["decoder"] = kwargs.pop("networks")(kwargs["latent_dim"])
+    if "parts" in kwargs:
+        kwargs.update(kwargs.pop("parts")(seed))
     if isinstance(kwargs.get("prior"), dict):
         kwargs["prior"] = kv.priors.PixelCNN(**kwargs["prior"], seed=seed)
     return cls(**kwargs, seed=seed)

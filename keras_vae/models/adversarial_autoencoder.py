@@ -12,6 +12,7 @@ from keras_vae.layers import Sampling
 from keras_vae.models.adversary import Adversary
 from keras_vae.models.base import BaseVAE
 from keras_vae.models.conditional_vae import Conditions
+from keras_vae.models.mixture_priors import mixture_from_noise
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
 
@@ -58,7 +59,8 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         discriminator_optimizer: The discriminator's optimizer (instance, serialized form or
             name); default Adam(2e-4, beta_1=0.5).
         **kwargs: Everything :class:`keras_vae.VAE` takes except ``free_bits`` (there is no
-            KL to floor): ``latent_dim``, your own ``encoder``/``decoder``, ``likelihood``...
+            KL to floor), ``flow`` and ``prior`` (``prior_type`` sets the prior):
+            ``latent_dim``, your own ``encoder``/``decoder``, ``likelihood``...
 
     Example:
 
@@ -76,6 +78,14 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
 
     kind = "aae"
     has_elbo = False
+    refused_arguments = {
+        "free_bits": "it matches its codes to the prior with a discriminator and has no KL "
+                     "term",
+        "flow": "it has no code density for a flow to change (its codes are matched to the "
+                "prior by a discriminator)",
+        "prior": "its prior is prior_type ('normal' or 'mixture'), matched by the "
+                 "discriminator",
+    }
 
     def __init__(self, input_shape, encoder_type="deterministic", prior_type="normal",
                  num_components=10, mixture_radius=2.0, mixture_scale=0.5,
@@ -87,10 +97,6 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         if prior_type not in PRIOR_TYPES:
             raise ValueError(f"`prior_type` must be one of {PRIOR_TYPES}. "
                              f"Received: prior_type={prior_type!r}")
-        if kwargs.get("free_bits"):
-            raise ValueError(f"{type(self).__name__} matches its codes to the prior with a "
-                             "discriminator; it has no KL term, so free_bits does not apply. "
-                             f"Received: free_bits={kwargs['free_bits']!r}")
         self.encoder_type = encoder_type
         self.prior_type = prior_type
         self.num_components = check_positive_int("num_components", num_components)
@@ -126,15 +132,12 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         """Prior draws from standard normal ``noise`` ``[num, latent_dim + 1]``: the first
         ``latent_dim`` columns are the draw's own noise, the last picks the mixture
         component (its normal CDF is uniform)."""
-        noise = tf.cast(noise, tf.float32)
-        eps = noise[:, :self.latent_dim]
         if self.prior_type == "normal":
-            return eps * temperature
-        uniform = 0.5 * (1.0 + tf.math.erf(noise[:, -1] / math.sqrt(2.0)))
-        component = tf.minimum(tf.cast(uniform * self.num_components, tf.int32),
-                               self.num_components - 1)
-        return (tf.gather(self.mixture_means(), component)
-                + self.mixture_scale * temperature * eps)
+            return tf.cast(noise, tf.float32)[:, :self.latent_dim] * temperature
+        k = self.num_components
+        return mixture_from_noise(noise, tf.zeros([k]), self.mixture_means(),
+                                  tf.fill([k, self.latent_dim],
+                                          2.0 * math.log(self.mixture_scale)), temperature)
 
     def prior_sample(self, condition, num, seed=None, temperature=1.0):
         z = self.prior_from_noise(self.prior_noise(num, seed, width=self.latent_dim + 1),

@@ -22,6 +22,8 @@ from keras import ops
 
 from keras_vae import losses
 from keras_vae.layers import Sampling
+from keras_vae.models.mixture_priors import LatentPrior
+from keras_vae.models.mixture_priors import mixture_from_noise
 from keras_vae.models.serving import after_checks
 from keras_vae.models.serving import check_served_shape
 from keras_vae.models.trainer import ObjectiveModel
@@ -345,8 +347,21 @@ class BaseVAE(BaseAutoencoder):
         data_range: ``"unit"``, ``"real"`` or ``None`` (see :class:`BaseAutoencoder`).
         free_bits: KL floor in nats per latent dimension (0 disables it); see
             :func:`keras_vae.losses.free_bits_kl`.
+        flow: A normalizing flow on the posterior (:mod:`keras_vae.flows`: ``Planar``,
+            ``IAF``, or your own layer ``z -> (f(z), log |det df/dz|)``): the decoder sees
+            ``f(z0)``, ``z0 ~ N(mean, sigma^2)``, and the KL becomes the Monte-Carlo
+            estimate ``log q(z|x) - log p(z)`` at the sampled code.
+        prior: A learned prior (:mod:`keras_vae.priors`: ``VampPrior``, ``MixturePrior``)
+            in place of N(0, I); ``sample`` draws from it and the KL is again the
+            Monte-Carlo estimate. With a flow or such a prior the KL has no per-dimension
+            split: ``free_bits`` does not apply, and the collapse diagnostics measure the
+            per-dimension KL of ``q0`` against N(0, I).
         seed: Seed for the reparameterization noise and ``sample``.
     """
+
+    #: Constructor arguments the class refuses, with the reason (``{name: why}``): the
+    #: error names it, and the CLI refuses the matching flag.
+    refused_arguments = {}
 
     def __init__(
         self,
@@ -363,13 +378,21 @@ class BaseVAE(BaseAutoencoder):
         likelihood_scale=0.1,
         data_range=None,
         free_bits=0.0,
+        flow=None,
+        prior=None,
         seed=None,
         **kwargs,
     ):
+        self._refuse_arguments(free_bits=free_bits, flow=flow, prior=prior)
         super().__init__(input_shape, likelihood=likelihood, likelihood_scale=likelihood_scale,
                          data_range=data_range, seed=seed, **kwargs)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         self.free_bits = check_number("free_bits", free_bits, minimum=0.0)
+        if self.free_bits and (flow is not None or prior is not None):
+            raise ValueError(
+                "free_bits floors the KL of each latent dimension, which a flow or a learned "
+                "prior does not split by dimension (their KL is one Monte-Carlo estimate for "
+                f"the whole code): use free_bits=0 with them. Received: free_bits={free_bits!r}")
         self.custom_networks = encoder is not None or decoder is not None
         if self.custom_networks:
             builder = dict(architecture=architecture, hidden_units=hidden_units,
@@ -390,10 +413,42 @@ class BaseVAE(BaseAutoencoder):
             self.dense_units = check_int_tuple("dense_units", dense_units)
             self.encoder, self.decoder = self.build_networks()
         self._check_networks()
+        self.flow = self._check_flow(flow)
+        if prior is not None and not isinstance(prior, LatentPrior):
+            raise ValueError("`prior` must be a keras_vae prior (kv.priors.VampPrior, "
+                             f"kv.priors.MixturePrior). Received: prior={prior!r}")
+        self.latent_prior = prior
+        if prior is not None:
+            prior.build_for(self)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.finish_init()
 
     # ------------------------------------------------------------------ construction
+    def _refuse_arguments(self, **given):
+        for name, why in self.refused_arguments.items():
+            if given[name]:
+                raise ValueError(f"{name} does not apply to {type(self).__name__}: {why}. "
+                                 f"Received: {name}={given[name]!r}")
+
+    def _check_flow(self, flow):
+        """Builds ``flow`` on a probe batch and checks it returns ``(z, log_det)``."""
+        if flow is None:
+            return None
+        if not isinstance(flow, keras.layers.Layer):
+            raise ValueError("`flow` must be a Keras layer z -> (f(z), log |det df/dz|) such "
+                             f"as kv.flows.IAF(4). Received: flow={flow!r}")
+        try:
+            out = flow(tf.zeros((2, self.latent_dim)))
+        except Exception as err:  # a user flow failing on the documented input
+            raise ValueError(f"The flow failed on codes of shape (batch, {self.latent_dim}): "
+                             f"{err}") from err
+        shapes = [tuple(t.shape) for t in out] if isinstance(out, (tuple, list)) else None
+        if shapes != [(2, self.latent_dim), (2,)]:
+            raise ValueError(f"The flow must map z [batch, {self.latent_dim}] to a pair "
+                             f"(f(z) [batch, {self.latent_dim}], log_det [batch]); on a batch "
+                             f"of 2 it returned {shapes or type(out).__name__}.")
+        return flow
+
     def build_networks(self):
         """Returns ``(encoder, decoder)`` built from the builder arguments."""
         return build_encoder_decoder(
@@ -531,18 +586,59 @@ class BaseVAE(BaseAutoencoder):
         c = self.condition_vector(condition)
         mean, log_var = self.posterior(x, c, training=training)
         z = self.sampling((mean, log_var))
+        if self.analytic_kl:
+            prior = self.prior_params(condition, tf.shape(mean)[0])
+            kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var, *(prior or (None, None)))
+        else:
+            # The Monte-Carlo KL of the whole code at the sampled z: one column.
+            z, log_q = self.code_log_density(z, mean, log_var)
+            kl_per_dim = (log_q - self.prior_log_density(z, condition))[:, None]
         logits = self.decoder_logits(z, c, training=training)
-        prior = self.prior_params(condition, tf.shape(mean)[0])
-        prior_mean, prior_log_var = (None, None) if prior is None else prior
         return {
             "x": x,
             "c": c,
             "reconstruction_loss": self.reconstruction_nll(x, logits),
-            "kl_per_dim": losses.gaussian_kl_per_dim(mean, log_var, prior_mean, prior_log_var),
+            "kl_per_dim": kl_per_dim,
             "mean": mean,
             "log_var": log_var,
             "z": z,
         }
+
+    @property
+    def analytic_kl(self):
+        """The KL to the prior is in closed form, per dimension: no flow and a Gaussian
+        prior (N(0, I) or a conditional model's p(z|c))."""
+        return self.flow is None and self.latent_prior is None
+
+    def transform_latent(self, z):
+        """``(f(z), log |det df/dz|)`` through the posterior flow (``(z, 0)`` without one):
+        the decoder's input for a draw (or the mean) of q0(z|x)."""
+        if self.flow is None:
+            return z, tf.zeros(tf.shape(z)[:1], tf.float32)
+        z_out, log_det = self.flow(tf.cast(z, tf.float32))
+        return tf.cast(z_out, self.compute_dtype), log_det
+
+    def code_log_density(self, z0, mean, log_var):
+        """``(z, log q(z|x))`` for draws ``z0 [n, d]`` of ``N(mean, exp(log_var))``:
+        ``z = f(z0)`` through the flow, ``log q = log q0(z0|x) - log |det|``."""
+        log_q0 = gaussian_log_density(tf.cast(z0, tf.float32), tf.cast(mean, tf.float32),
+                                      losses.clip_log_var(log_var))
+        z, log_det = self.transform_latent(z0)
+        return z, log_q0 - log_det
+
+    def prior_log_density(self, z, condition=None):
+        """``log p(z)`` (or ``log p(z|c)``) of codes ``[batch, d]`` or ``[batch, k, d]``:
+        ``[batch]`` or ``[batch, k]`` (float32)."""
+        z = tf.cast(z, tf.float32)
+        if self.latent_prior is not None:
+            return losses.mixture_log_density(z, *self.latent_prior.components(self))
+        prior = self.prior_params(condition, tf.shape(z)[0])
+        if prior is None:
+            return gaussian_log_density(z, 0.0, 0.0)
+        mean, log_var = (tf.cast(p, tf.float32) for p in prior)
+        if z.shape.rank == 3:
+            mean, log_var = mean[:, None], log_var[:, None]
+        return gaussian_log_density(z, mean, losses.clip_log_var(log_var))
 
     def split_inputs(self, inputs):
         """``(x, condition or None)`` from what ``unpack_inputs`` returned."""
@@ -568,7 +664,7 @@ class BaseVAE(BaseAutoencoder):
         x, condition = self.split_inputs(self.unpack_call(inputs))
         c = self.condition_vector(condition)
         mean, log_var = self.posterior(x, c, training=training)
-        z = self.sampling((mean, log_var)) if training else mean
+        z, _ = self.transform_latent(self.sampling((mean, log_var)) if training else mean)
         return self.mean_from_logits(self.decoder_logits(z, c, training=training))
 
     def unpack_call(self, inputs):
@@ -576,7 +672,8 @@ class BaseVAE(BaseAutoencoder):
         return self.check_data(inputs)
 
     def encode(self, x, condition=None):
-        """Returns ``(mean, log_var)`` of q(z|x) (or q(z|x, c))."""
+        """Returns ``(mean, log_var)`` of q(z|x) (or q(z|x, c)); with a flow, of the Gaussian
+        q0 the flow starts from (the code the decoder sees is ``transform_latent(z0)``)."""
         c = self.condition_vector(self.check_condition(condition))
         return self.posterior(self.check_data(x), c)
 
@@ -597,7 +694,7 @@ class BaseVAE(BaseAutoencoder):
     def reconstruct(self, x, condition=None, sample=False):
         """Decodes the posterior mean (or, with ``sample=True``, a posterior sample) of ``x``."""
         mean, log_var = self.encode(x, condition)
-        z = self.sampling((mean, log_var)) if sample else mean
+        z, _ = self.transform_latent(self.sampling((mean, log_var)) if sample else mean)
         return self.decode(z, condition)
 
     def sample(self, num, seed=None, temperature=1.0):
@@ -622,6 +719,11 @@ class BaseVAE(BaseAutoencoder):
     def prior_sample(self, condition, num, seed=None, temperature=1.0):
         """``[num, latent_dim]`` draws from p(z) (or p(z|c) for checked conditions), the
         standard deviation times ``temperature``; seeded draws are stateless."""
+        if self.latent_prior is not None:
+            noise = self.prior_noise(num, seed, width=self.latent_dim + 1)
+            z = mixture_from_noise(noise, *self.latent_prior.components(self),
+                                   temperature=temperature)
+            return tf.cast(z, self.compute_dtype)
         noise = self.prior_noise(num, seed)
         prior = self.prior_params(condition, num)
         if prior is None:
@@ -665,8 +767,6 @@ class BaseVAE(BaseAutoencoder):
         condition = self.check_condition(condition)
         c = self.condition_vector(condition)
         mean, log_var = self.posterior(x, c)
-        prior = self.prior_params(condition, tf.shape(mean)[0])
-        prior = (tf.zeros_like(mean), tf.zeros_like(mean)) if prior is None else prior
         batch = int(x.shape[0])
         chunk = chunk_size or max(1, min(num_samples, 32_768 // max(batch, 1)))
         parts = []
@@ -674,20 +774,23 @@ class BaseVAE(BaseAutoencoder):
             k = min(chunk, num_samples - start)
             eps = tf.random.stateless_normal(tf.stack([batch, k, self.latent_dim]),
                                              tf.constant([seed, start], tf.int32))
-            parts.append(self.log_weights_of_noise(x, c, mean, log_var, prior, eps)[0])
+            parts.append(self.log_weights_of_noise(x, c, mean, log_var, condition, eps)[0])
         return tf.concat(parts, axis=1)
 
-    def log_weights_of_noise(self, x, c, mean, log_var, prior, eps, training=False):
-        """``(log p(x, z) - log q(z|x), log p(x|z))``, each ``[batch, k]``, with
-        ``z = mean + sigma * eps`` for noise ``eps`` ``[batch, k, latent_dim]`` and ``prior``
-        the ``(mean, log_var)`` of p(z)."""
+    def log_weights_of_noise(self, x, c, mean, log_var, condition, eps, training=False):
+        """``(log p(x, z) - log q(z|x), log p(x|z))``, each ``[batch, k]``, for the codes of
+        ``z0 = mean + sigma * eps`` (through the flow, if any), ``eps``
+        ``[batch, k, latent_dim]``, against the model's prior (p(z|c) for the checked
+        ``condition`` of a conditional model)."""
         batch, k = tf.shape(eps)[0], tf.shape(eps)[1]
         mean32, log_var32 = tf.cast(mean, tf.float32), losses.clip_log_var(log_var)
-        z = mean32[:, None] + tf.exp(0.5 * log_var32)[:, None] * tf.cast(eps, tf.float32)
-        log_q = gaussian_log_density(z, mean32[:, None], log_var32[:, None])
-        log_p_z = gaussian_log_density(z, tf.cast(prior[0], tf.float32)[:, None],
-                                       tf.cast(prior[1], tf.float32)[:, None])
-        flat_z = tf.reshape(z, [-1, self.latent_dim])
+        z0 = mean32[:, None] + tf.exp(0.5 * log_var32)[:, None] * tf.cast(eps, tf.float32)
+        flat_z, log_q = self.code_log_density(
+            tf.reshape(z0, [-1, self.latent_dim]), tf.repeat(mean32, k, axis=0),
+            tf.repeat(log_var32, k, axis=0))
+        log_q = tf.reshape(log_q, [batch, k])
+        log_p_z = self.prior_log_density(tf.reshape(flat_z, [batch, k, self.latent_dim]),
+                                         condition)
         c_rep = None if c is None else tf.repeat(c, k, axis=0)
         logits = self.decoder_logits(flat_z, c_rep, training=training)
         log_p_x = -tf.reshape(self.reconstruction_nll(tf.repeat(x, k, axis=0), logits),
@@ -696,7 +799,9 @@ class BaseVAE(BaseAutoencoder):
 
     def posterior_and_prior(self, x, condition=None):
         """``(mean, log_var, prior_mean, prior_log_var)`` of a batch, the prior's as
-        zeros for N(0, I): what the collapse diagnostics read."""
+        zeros for N(0, I) (and for a mixture prior, whose KL does not split by dimension:
+        the per-dimension KL is then measured against N(0, I)): what the collapse
+        diagnostics read."""
         condition = self.check_condition(condition)
         mean, log_var = self.encode(x, condition)
         prior = self.prior_params(condition, tf.shape(mean)[0])
@@ -737,7 +842,8 @@ class BaseVAE(BaseAutoencoder):
         def reconstruct(x, *args):
             _, c = condition_of(args)
             mean, _ = self.posterior(self.serving_data(x), c)
-            return {"x_mean": self.mean_from_logits(self.decoder_logits(mean, c))}
+            z, _ = self.transform_latent(mean)
+            return {"x_mean": self.mean_from_logits(self.decoder_logits(z, c))}
 
         def encode(x, *args):
             _, c = condition_of(args)
@@ -783,6 +889,9 @@ class BaseVAE(BaseAutoencoder):
     def get_config(self):
         config = {**super().get_config(), "latent_dim": self.latent_dim,
                   "free_bits": self.free_bits}
+        for key, value in (("flow", self.flow), ("prior", self.latent_prior)):
+            if value is not None:
+                config[key] = keras.saving.serialize_keras_object(value)
         if self.custom_networks:
             config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
             config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
@@ -797,4 +906,4 @@ class BaseVAE(BaseAutoencoder):
         return config
 
     tuple_config_keys = ("input_shape", "hidden_units", "filters", "dense_units")
-    object_config_keys = ("encoder", "decoder")
+    object_config_keys = ("encoder", "decoder", "flow", "prior")

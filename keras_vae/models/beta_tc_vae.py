@@ -44,7 +44,8 @@ class BetaTCVAE(BaseVAE):
             estimators; ``None`` takes the batch as the data set.
         estimator: ``"mws"`` (default) or ``"mss"``, with ``dataset_size``.
         **kwargs: Everything :class:`keras_vae.VAE` takes except ``free_bits`` (the
-            decomposed KL has no per-dimension analytic term to floor).
+            decomposed KL has no per-dimension analytic term to floor), ``flow`` and
+            ``prior`` (the decomposition assumes Gaussian posteriors and N(0, I)).
 
     Example:
 
@@ -60,6 +61,13 @@ class BetaTCVAE(BaseVAE):
     """
 
     kind = "beta_tc_vae"
+    _why = "its KL decomposition is estimated from the Gaussian posteriors of the batch"
+    refused_arguments = {
+        "free_bits": "it weighs the KL's three terms apart, estimated from the batch, not "
+                     "each analytic per-dimension KL",
+        "flow": _why + ", not from flowed codes",
+        "prior": _why + " against N(0, I)",
+    }
 
     def __init__(self, input_shape, alpha=1.0, beta=6.0, gamma=1.0, dataset_size=None,
                  estimator="mws", **kwargs):
@@ -76,10 +84,6 @@ class BetaTCVAE(BaseVAE):
                              "by the data set's size: pass dataset_size, the number of "
                              "training examples.")
         self.estimator = estimator
-        if kwargs.get("free_bits"):
-            raise ValueError("BetaTCVAE weighs the KL's three terms apart, estimated from the "
-                             "batch: free_bits (a floor on each analytic per-dimension KL) "
-                             f"does not apply. Received: free_bits={kwargs['free_bits']!r}")
         super().__init__(input_shape, **kwargs)
 
     def metric_names(self):

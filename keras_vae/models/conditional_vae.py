@@ -211,6 +211,10 @@ class ConditionalVAE(Conditions, BetaVAE):
     ):
         self.init_conditions(num_classes, condition_dim, conditioning, embedding_dim)
         self.conditional_prior = bool(conditional_prior)
+        if self.conditional_prior and kwargs.get("prior") is not None:
+            raise ValueError("A ConditionalVAE learns p(z|c) by default (conditional_prior="
+                             "True); a `prior` replaces it by one p(z) for every condition: "
+                             "pass conditional_prior=False with it.")
         super().__init__(input_shape, latent_dim=latent_dim, beta=beta, **kwargs)
         if self.conditional_prior:
             # c -> (mu_c, log sigma_c^2), c one-hot labels or the float conditions; zeros

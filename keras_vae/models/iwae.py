@@ -18,7 +18,8 @@ class IWAE(BaseVAE):
     ``z_i ~ q(z|x)`` (eq. 8), which is at least the ELBO (``L_1``) and tightens with k. The
     network and every other argument are as for :class:`keras_vae.VAE`. Reported metrics:
     ``loss`` = ``-L_k`` (nats per example, the quantity minimized), ``reconstruction_loss``
-    (the mean of ``-log p(x|z_i)`` over the k draws), ``kl_loss`` (the analytic KL) and
+    (the mean of ``-log p(x|z_i)`` over the k draws), ``kl_loss`` (the analytic KL; with a flow or
+    a learned prior, its Monte-Carlo estimate over the k draws) and
     ``elbo`` = ``-(reconstruction_loss + kl_loss)``, the single-sample bound of the same
     model: ``-loss >= elbo`` up to sampling noise.
 
@@ -39,32 +40,28 @@ class IWAE(BaseVAE):
     """
 
     kind = "iwae"
+    refused_arguments = {"free_bits": "it trains on the importance-weighted bound, which has "
+                                      "no KL term to floor"}
 
     def __init__(self, input_shape, num_samples=5, **kwargs):
         self.num_samples = check_positive_int("num_samples", num_samples)
-        if kwargs.get("free_bits"):
-            raise ValueError("IWAE trains on the importance-weighted bound, which has no KL "
-                             f"term to floor: free_bits does not apply. Received: "
-                             f"free_bits={kwargs['free_bits']!r}")
         super().__init__(input_shape, **kwargs)
 
     def compute_terms(self, inputs, training=False):
         x, condition = self.split_inputs(inputs)
         c = self.condition_vector(condition)
         mean, log_var = self.posterior(x, c, training=training)
-        prior = self.prior_params(condition, tf.shape(mean)[0])
-        kl_prior = (None, None) if prior is None else prior
-        if prior is None:
-            prior = (tf.zeros_like(mean), tf.zeros_like(mean))
         # One noise row per example (k draws each), independent of how a batch is split.
         eps = self.sampling.noise(tf.repeat(mean[:, None], self.num_samples, axis=1))
-        log_w, log_p_x = self.log_weights_of_noise(x, c, mean, log_var, prior, eps,
+        log_w, log_p_x = self.log_weights_of_noise(x, c, mean, log_var, condition, eps,
                                                    training=training)
-        return {
-            "log_weights": log_w,
-            "reconstruction_loss": -tf.reduce_mean(log_p_x, axis=1),
-            "kl_per_dim": losses.gaussian_kl_per_dim(mean, log_var, *kl_prior),
-        }
+        rec = -tf.reduce_mean(log_p_x, axis=1)
+        if self.analytic_kl:
+            prior = self.prior_params(condition, tf.shape(mean)[0])
+            kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var, *(prior or (None, None)))
+        else:  # the Monte-Carlo KL over the k draws
+            kl_per_dim = (-tf.reduce_mean(log_w, axis=1) - rec)[:, None]
+        return {"log_weights": log_w, "reconstruction_loss": rec, "kl_per_dim": kl_per_dim}
 
     def objective_values(self, terms):
         bound = (tf.reduce_logsumexp(terms["log_weights"], axis=1)

@@ -1,4 +1,6 @@
-"""Learned priors over the code grids of a VQ-VAE: a (class-conditional) PixelCNN."""
+"""Learned priors: over the code grids of a VQ-VAE, a (class-conditional) PixelCNN; over a
+Gaussian latent, the mixtures :class:`VampPrior` and :class:`MixturePrior`
+(:mod:`keras_vae.models.mixture_priors`)."""
 
 import keras
 import numpy as np
@@ -6,6 +8,10 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae.layers import MaskedConv2D
+from keras_vae.models.mixture_priors import PRIORS  # noqa: F401 (kv.priors.*)
+from keras_vae.models.mixture_priors import MixturePrior  # noqa: F401
+from keras_vae.models.mixture_priors import VampPrior  # noqa: F401
+from keras_vae.models.mixture_priors import from_spec  # noqa: F401
 from keras_vae.models.serving import check_index_range
 from keras_vae.models.serving import check_labels
 from keras_vae.models.trainer import ObjectiveModel

@@ -28,7 +28,7 @@ def register(kind, cls, excluded=(), **fixed):
 def applies(kind, name):
     """Whether constructor argument or training option ``name`` applies to model ``kind``."""
     cls, _ = model_class(kind)
-    if name in EXCLUDED[kind]:
+    if name in EXCLUDED[kind] or name in getattr(cls, "refused_arguments", {}):
         return False
     return name in constructor_defaults(cls) or name in cls.training_options
 
