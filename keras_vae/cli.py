@@ -88,6 +88,20 @@ def _int_list(text):
     return tuple(_parse_number(v, int, 1, "positive integers") for v in parts)
 
 
+def _spec(module_name):
+    """An argparse type checking a ``name[:number]`` spec of ``keras_vae.<module>``'s
+    ``from_spec`` (the model builds its own object from the string)."""
+    def parse(text):
+        import keras_vae
+
+        try:
+            getattr(keras_vae, module_name).from_spec(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
+    return parse
+
+
 def _int_list_or_none(text):
     return () if text.strip().lower() == "none" else _int_list(text)
 
@@ -144,6 +158,13 @@ def build_parser():
                    "one that disentangles shapes (with --batch-size 64 --learning-rate 5e-4)")
     t.add_argument("--free-bits", type=_non_negative_float, default=None,
                    help="KL floor per latent dimension in nats (default 0)")
+    t.add_argument("--flow", type=_spec("flows"), default=None,
+                   help="Gaussian models: a normalizing flow on the posterior, planar[:steps] "
+                        "or iaf[:steps] (default 4 steps), e.g. iaf:4")
+    t.add_argument("--prior", type=_spec("priors"), default=None,
+                   help="Gaussian models: a learned prior, vamp[:pseudo-inputs] (default 500) "
+                        "or mixture[:components] (default 10), e.g. vamp:500; cvae needs "
+                        "--standard-prior with it")
     t.add_argument("--num-samples", type=_positive_int, default=None,
                    help=f"iwae: importance samples k of the training bound "
                         f"(default {_default('iwae', 'num_samples')})")
@@ -332,6 +353,8 @@ MODEL_FLAGS = {
     "--dense-units": ("dense_units", "dense_units"),
     "--free-bits": ("free_bits", "free_bits"),
     "--num-samples": ("num_samples", "num_samples"),
+    "--flow": ("flow", "flow"),
+    "--prior": ("prior", "prior"),
     "--beta": ("beta", "beta"),
     "--kl-warmup-steps": ("kl_warmup_steps", "beta"),
     "--capacity-max": ("capacity_max", "capacity_max"),
@@ -431,6 +454,14 @@ def _model_kwargs(args, parser):
         kwargs["beta"] = beta
     if args.standard_prior:
         kwargs["conditional_prior"] = False
+    if args.flow:
+        from keras_vae import flows
+
+        kwargs["flow"] = flows.from_spec(args.flow)
+    if args.prior:
+        from keras_vae.models import priors
+
+        kwargs["prior"] = priors.from_spec(args.prior)
     return kwargs
 
 

@@ -80,6 +80,22 @@ def _gaussian_space(hp, architecture, d):
             **_network_space(hp, architecture, d)}
 
 
+def _latent_space(hp):
+    """The posterior flow and the prior (``--flow``/``--prior`` specs): none and N(0, I) by
+    default, as the library builds."""
+    from keras_vae import flows
+    from keras_vae.models import priors
+
+    flow = hp.Choice("flow", ["none", "planar:4", "iaf:4"], default="none")
+    prior = hp.Choice("prior", ["normal", "mixture:10", "vamp:500"], default="normal")
+    return {"flow": None if flow == "none" else flows.from_spec(flow),
+            "prior": None if prior == "normal" else priors.from_spec(prior)}
+
+
+def _vae_space(hp, architecture, d):
+    return {**_gaussian_space(hp, architecture, d), **_latent_space(hp)}
+
+
 def _beta_space(hp, architecture, d):
     return {**_gaussian_space(hp, architecture, d),
             "beta": hp.Float("beta", 0.5, 10.0, sampling="log", default=d["beta"])}
@@ -104,7 +120,7 @@ def _cvae_space(hp, architecture, d):
 
 
 def _iwae_space(hp, architecture, d):
-    return {**_gaussian_space(hp, architecture, d),
+    return {**_vae_space(hp, architecture, d),
             "num_samples": _choice(hp, "num_samples", [1, 5, 10, 50], d["num_samples"])}
 
 
@@ -152,7 +168,7 @@ def _vq_space(hp, architecture, d):
 #: Gaussian one. Every space also tunes ``learning_rate`` (Adam, 1e-4 to 3e-3, log scale,
 #: default 1e-3 as ``keras-vae train``).
 SEARCH_SPACES = {
-    "vae": _gaussian_space,
+    "vae": _vae_space,
     "beta_vae": _beta_space,
     "beta_vae_capacity": _capacity_space,
     "cvae": _cvae_space,

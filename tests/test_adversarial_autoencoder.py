@@ -93,7 +93,7 @@ def test_the_supervised_form_decodes_the_label_it_is_given():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(encoder_type="stochastic"), "`encoder_type` must be one of"),
     (dict(prior_type="laplace"), "`prior_type` must be one of"),
-    (dict(free_bits=0.5), "no KL term, so free_bits does not apply"),
+    (dict(free_bits=0.5), "free_bits does not apply to AdversarialAutoencoder: .*no KL"),
     (dict(prior_type="mixture", latent_dim=1), "latent_dim must be >= 2"),
     (dict(mixture_scale=0.0), "`mixture_scale` must be > 0"),
     (dict(beta=4.0), "AdversarialAutoencoder has no argument beta"),

@@ -403,3 +403,46 @@ def test_flags_of_other_kinds_are_usage_errors(argv, message, capsys):
         run_cli(*argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model, flags", [
+    ("vae", ["--flow", "iaf:2", "--prior", "vamp:8"]),
+    ("iwae", ["--num-samples", "3", "--flow", "planar:2"]),
+    ("cvae", ["--num-classes", "10", "--standard-prior", "--prior", "mixture:4"]),
+])
+def test_flows_and_priors_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, model, flags):
+    import keras
+
+    import keras_vae as kv
+
+    out = tmp_path / "run"
+    assert run_cli("--dataset", tiny_npz, "--model", model, "--epochs", "1", "--batch-size",
+                   "16", "--output", str(out), "--no-export", *TINY, *flags) == 0
+    trained = keras.models.load_model(out / "model.keras")
+    given = dict(zip(flags[::2], flags[1::2]))
+    if "--flow" in given:
+        want = kv.flows.from_spec(given["--flow"])
+        assert (type(trained.flow), trained.flow.num_steps) == (type(want), want.num_steps)
+    if "--prior" in given:
+        want = kv.priors.from_spec(given["--prior"])
+        assert (type(trained.latent_prior), trained.latent_prior.num_components) == (
+            type(want), want.num_components)
+    assert cli.main(["evaluate", str(out), "--dataset", tiny_npz, "--nll-samples", "20",
+                     "--quiet"]) == 0
+    metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
+    assert metrics["iwae"]["nll"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--flow", "nvp:2"], "Unknown flow 'nvp'"),
+    (["--prior", "vamp:0"], "num_components"),
+    (["--model", "vqvae", "--prior", "vamp"], "--prior does not apply to --model vqvae"),
+    (["--model", "beta_tc_vae", "--flow", "iaf"], "--flow does not apply to --model beta_tc_vae"),
+    (["--model", "aae", "--prior", "mixture"], "--prior does not apply to --model aae"),
+    (["--model", "iwae", "--free-bits", "1"], "--free-bits does not apply to --model iwae"),
+])
+def test_bad_flow_and_prior_flags_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(*argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

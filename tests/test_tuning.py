@@ -123,7 +123,9 @@ def test_other_tuners_search_the_same_hypermodel(tmp_path, tuner_class):
 
 def test_extend_adds_searched_arguments(tmp_path):
     hypermodel = kv.tuning.HyperModel(
-        "vae", SHAPE, fixed={**SMALL["vae"], "free_bits": 0.25},
+        # Free bits floor a per-dimension KL: no flow and the standard prior with them.
+        "vae", SHAPE, fixed={**SMALL["vae"], "free_bits": 0.25, "flow": "none",
+                             "prior": "normal"},
         extend=lambda hp: {"free_bits": hp.Float("free_bits", 0.0, 0.5),
                            "likelihood": hp.Choice("likelihood", ["gaussian"])})
     assert {"free_bits", "likelihood"} <= hypermodel.search_space_names()
@@ -132,6 +134,19 @@ def test_extend_adds_searched_arguments(tmp_path):
     assert model.free_bits == 0.25 and model.likelihood == "gaussian"
     with pytest.raises(ValueError, match="`extend` must be a function"):
         kv.tuning.HyperModel("vae", SHAPE, extend={"free_bits": 0.1})
+
+
+def test_the_vae_space_chooses_a_flow_and_a_prior():
+    hp = kt.HyperParameters()
+    default = kv.tuning.HyperModel("vae", SHAPE).build(hp)
+    assert default.flow is None and default.latent_prior is None  # the library's VAE
+    assert {"flow", "prior"} <= kv.tuning.HyperModel("iwae", SHAPE).search_space_names()
+    model = kv.tuning.HyperModel("vae", SHAPE, fixed={**SMALL["vae"], "flow": "iaf:4",
+                                                      "prior": "vamp:500"}).build(
+        kt.HyperParameters())
+    assert isinstance(model.flow, kv.flows.IAF) and model.flow.num_steps == 4
+    assert isinstance(model.latent_prior, kv.priors.VampPrior)
+    assert model.latent_prior.num_components == 500
 
 
 def test_the_same_seed_repeats_the_trials(tiny_npz, tmp_path):
