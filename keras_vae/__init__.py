@@ -35,6 +35,7 @@ from keras_vae.models import BetaVAE
 from keras_vae.models import ConditionalAdversarialAutoencoder
 from keras_vae.models import ConditionalVAE
 from keras_vae.models import FactorVAE
+from keras_vae.models import HierarchicalVAE
 from keras_vae.models import priors
 from keras_vae.version import __version__
 
@@ -62,6 +63,7 @@ __all__ = [
     "ConditionalVAE",
     "DIPVAE",
     "FactorVAE",
+    "HierarchicalVAE",
     "IWAE",
     "VAE",
     "VQVAE",

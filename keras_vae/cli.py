@@ -158,6 +158,12 @@ def build_parser():
                    "one that disentangles shapes (with --batch-size 64 --learning-rate 5e-4)")
     t.add_argument("--free-bits", type=_non_negative_float, default=None,
                    help="KL floor per latent dimension in nats (default 0)")
+    t.add_argument("--latent-dims", type=_int_list, default=None,
+                   help="hvae: sizes of the stochastic layers, bottom first, comma-separated "
+                        f"(default {_units_text(_default('hvae', 'latent_dims'))})")
+    t.add_argument("--ladder-units", type=_int_list, default=None,
+                   help="hvae: widths of the bottom-up and top-down MLPs between layers "
+                        f"(default {_units_text(_default('hvae', 'ladder_units'))})")
     t.add_argument("--flow", type=_spec("flows"), default=None,
                    help="Gaussian models: a normalizing flow on the posterior, planar[:steps] "
                         "or iaf[:steps] (default 4 steps), e.g. iaf:4")
@@ -353,6 +359,8 @@ MODEL_FLAGS = {
     "--dense-units": ("dense_units", "dense_units"),
     "--free-bits": ("free_bits", "free_bits"),
     "--num-samples": ("num_samples", "num_samples"),
+    "--latent-dims": ("latent_dims", "latent_dims"),
+    "--ladder-units": ("ladder_units", "ladder_units"),
     "--flow": ("flow", "flow"),
     "--prior": ("prior", "prior"),
     "--beta": ("beta", "beta"),
@@ -385,7 +393,8 @@ MODEL_FLAGS = {
     "--class-prior": ("class_prior", "class_prior"),
 }
 #: Flags whose value is passed to the constructor under the name they set.
-_DIRECT = ("latent_dim", "hidden_units", "dense_units", "free_bits", "num_samples",
+_DIRECT = ("latent_dim", "latent_dims", "ladder_units", "hidden_units", "dense_units",
+           "free_bits", "num_samples",
            "capacity_max", "capacity_steps", "gamma", "alpha", "dataset_size", "estimator",
            "dip_type", "lambda_od", "lambda_d", "encoder_type", "prior_type",
            "adversarial_weight", "num_classes", "condition_dim",
@@ -431,7 +440,8 @@ def _model_kwargs(args, parser):
             kwargs["dead_code_steps"] = None
         return {"filters": args.filters or defaults["filters"], "likelihood": args.likelihood,
                 **kwargs}
-    if defaults["latent_dim"] == constructor_defaults(BaseVAE)["latent_dim"]:
+    if applies(kind, "latent_dim") and \
+            defaults["latent_dim"] == constructor_defaults(BaseVAE)["latent_dim"]:
         kwargs.setdefault("latent_dim", CLI_NETWORK_DEFAULTS["latent_dim"])
     architecture = args.architecture or CLI_NETWORK_DEFAULTS["architecture"]
     if architecture == "mlp" and args.dense_units:

@@ -13,6 +13,7 @@ values, never ``inf`` or ``NaN``.
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 #: Range log-variances are clipped to before ``exp``: ``exp(30) ~ 1e13`` stays finite in
@@ -114,15 +115,17 @@ def gaussian_kl(mean, log_var, prior_mean=None, prior_log_var=None):
 
 def free_bits_kl(kl_per_dim, free_bits):
     """KL with a floor of ``free_bits`` nats on every latent dimension, summed: ``[batch]``.
+    ``free_bits`` is one number, or one per dimension (``[latent_dim]``).
 
     Each example's per-dimension KL is replaced by ``max(KL_d, free_bits)``, so dimensions
     below the floor receive no gradient pushing them further towards the prior (the
     "KL floor" remedy for posterior collapse, after Kingma et al. 2016, applied per
     example so it is independent of how the batch is split across replicas).
     """
-    if free_bits <= 0:
+    floor = np.asarray(free_bits, np.float32)
+    if not np.any(floor > 0):
         return tf.reduce_sum(kl_per_dim, axis=1)
-    return tf.reduce_sum(tf.maximum(kl_per_dim, float(free_bits)), axis=1)
+    return tf.reduce_sum(tf.maximum(tf.cast(kl_per_dim, tf.float32), floor), axis=1)
 
 
 def capacity_penalty(kl, capacity, gamma):

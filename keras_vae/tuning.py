@@ -96,6 +96,16 @@ def _vae_space(hp, architecture, d):
     return {**_gaussian_space(hp, architecture, d), **_latent_space(hp)}
 
 
+def _hvae_space(hp, architecture, d):
+    # Sønderby et al.'s MNIST ladders have 2 to 5 layers of shrinking size.
+    layers = _choice(hp, "latent_dims", ["32,16", "64,32", "32,16,8"],
+                     ",".join(map(str, d["latent_dims"])))
+    return {"latent_dims": tuple(int(v) for v in layers.split(",")),
+            "ladder_units": (_choice(hp, "ladder_units", [128, 256, 512],
+                                     d["ladder_units"][0]),),
+            **_network_space(hp, architecture, d)}
+
+
 def _beta_space(hp, architecture, d):
     return {**_gaussian_space(hp, architecture, d),
             "beta": hp.Float("beta", 0.5, 10.0, sampling="log", default=d["beta"])}
@@ -179,6 +189,7 @@ SEARCH_SPACES = {
     "dip_vae": _dip_space,
     "aae": _aae_space,
     "caae": _aae_space,
+    "hvae": _hvae_space,
 }
 
 #: Adam's learning rate when a trial does not tune it (``keras-vae train``'s default).

@@ -116,6 +116,10 @@ MODELS = {
                                     flow=kv.flows.IAF(2, hidden_units=(8,), seed=seed),
                                     prior=kv.priors.MixturePrior(3, seed=seed))),
     ),
+    "hvae_three_layers_free_bits_per_layer": (
+        kv.HierarchicalVAE, dict(input_shape=TINY_IMAGE, latent_dims=(3, 2, 2),
+                                 hidden_units=(16,), ladder_units=(8,),
+                                 free_bits=(0.05, 0.0, 0.0))),
     "vae_user_conv_batchnorm": (
         kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
     ),

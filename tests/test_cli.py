@@ -409,17 +409,21 @@ def test_flags_of_other_kinds_are_usage_errors(argv, message, capsys):
     ("vae", ["--flow", "iaf:2", "--prior", "vamp:8"]),
     ("iwae", ["--num-samples", "3", "--flow", "planar:2"]),
     ("cvae", ["--num-classes", "10", "--standard-prior", "--prior", "mixture:4"]),
+    ("hvae", ["--latent-dims", "4,2", "--ladder-units", "8"]),
 ])
-def test_flows_and_priors_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, model, flags):
+def test_flows_priors_and_the_ladder_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, model, flags):
     import keras
 
     import keras_vae as kv
 
     out = tmp_path / "run"
+    tiny = [f for f in TINY if f not in ("--latent-dim", "2")] if model == "hvae" else TINY
     assert run_cli("--dataset", tiny_npz, "--model", model, "--epochs", "1", "--batch-size",
-                   "16", "--output", str(out), "--no-export", *TINY, *flags) == 0
+                   "16", "--output", str(out), "--no-export", *tiny, *flags) == 0
     trained = keras.models.load_model(out / "model.keras")
     given = dict(zip(flags[::2], flags[1::2]))
+    if model == "hvae":
+        assert (trained.latent_dims, trained.ladder_units) == ((4, 2), (8,))
     if "--flow" in given:
         want = kv.flows.from_spec(given["--flow"])
         assert (type(trained.flow), trained.flow.num_steps) == (type(want), want.num_steps)
@@ -440,6 +444,8 @@ def test_flows_and_priors_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, mo
     (["--model", "beta_tc_vae", "--flow", "iaf"], "--flow does not apply to --model beta_tc_vae"),
     (["--model", "aae", "--prior", "mixture"], "--prior does not apply to --model aae"),
     (["--model", "iwae", "--free-bits", "1"], "--free-bits does not apply to --model iwae"),
+    (["--model", "hvae", "--latent-dim", "4"], "--latent-dim does not apply to --model hvae"),
+    (["--model", "vae", "--latent-dims", "4,2"], "--latent-dims does not apply to --model vae"),
 ])
 def test_bad_flow_and_prior_flags_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

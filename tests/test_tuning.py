@@ -149,6 +149,15 @@ def test_the_vae_space_chooses_a_flow_and_a_prior():
     assert model.latent_prior.num_components == 500
 
 
+def test_the_hvae_space_chooses_the_ladder():
+    default = kv.tuning.HyperModel("hvae", SHAPE).build(kt.HyperParameters())
+    assert default.latent_dims == (32, 16) and default.ladder_units == (256,)
+    model = kv.tuning.HyperModel("hvae", SHAPE, fixed={"latent_dims": "32,16,8",
+                                                       "ladder_units": 128}).build(
+        kt.HyperParameters())
+    assert model.latent_dims == (32, 16, 8) and model.ladder_units == (128,)
+
+
 def test_the_same_seed_repeats_the_trials(tiny_npz, tmp_path):
     # keras-tuner reads seed=0 as "draw a seed"; search() must still repeat itself.
     runs = []

@@ -14,7 +14,7 @@ NOTEBOOKS = [os.path.basename(p) for p in execute.notebooks()]
 
 def test_every_tutorial_is_listed_in_the_readme():
     readme = open(os.path.join(TUTORIALS, "..", "README.md")).read()
-    assert len(NOTEBOOKS) == 8
+    assert len(NOTEBOOKS) == 9
     for name in NOTEBOOKS:
         assert f"tutorials/{name}" in readme, name
 

@@ -11,6 +11,7 @@ from keras_vae.models.beta_vae import BetaVAE
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.dip_vae import DIPVAE
 from keras_vae.models.factor_vae import FactorVAE
+from keras_vae.models.hierarchical_vae import HierarchicalVAE
 from keras_vae.models.iwae import IWAE
 from keras_vae.models.priors import PixelCNN
 from keras_vae.models.registry import MODEL_KINDS
@@ -35,6 +36,7 @@ register("beta_tc_vae", BetaTCVAE)
 register("dip_vae", DIPVAE)
 register("aae", AdversarialAutoencoder)
 register("caae", ConditionalAdversarialAutoencoder)
+register("hvae", HierarchicalVAE, excluded=("latent_dim",))
 
 __all__ = [
     "AdversarialAutoencoder",
@@ -46,6 +48,7 @@ __all__ = [
     "ConditionalVAE",
     "DIPVAE",
     "FactorVAE",
+    "HierarchicalVAE",
     "IWAE",
     "MODEL_KINDS",
     "PixelCNN",

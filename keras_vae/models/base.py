@@ -449,12 +449,18 @@ class BaseVAE(BaseAutoencoder):
                              f"of 2 it returned {shapes or type(out).__name__}.")
         return flow
 
+    @property
+    def network_latent_dim(self):
+        """Width of z at the networks: the decoder's input and half the encoder's output
+        (``latent_dim``; a hierarchical model's bottom layer)."""
+        return self.latent_dim
+
     def build_networks(self):
         """Returns ``(encoder, decoder)`` built from the builder arguments."""
         return build_encoder_decoder(
             self.architecture,
             self.data_shape,
-            self.latent_dim,
+            self.network_latent_dim,
             hidden_units=self.hidden_units,
             filters=self.filters,
             kernel_size=self.kernel_size,
@@ -503,30 +509,34 @@ class BaseVAE(BaseAutoencoder):
                 f"({self._network_input_text('x', self.data_shape)}): {err}"
             ) from err
         shapes = [tuple(t.shape) for t in (out if isinstance(out, (tuple, list)) else [out])]
-        pair = [(batch, self.latent_dim)] * 2
-        if shapes != pair and shapes != [(batch, 2 * self.latent_dim)]:
+        pair = [(batch, self.network_latent_dim)] * 2
+        if shapes != pair and shapes != [(batch, 2 * self.network_latent_dim)]:
             raise ValueError(
                 f"The encoder must map {self._network_input_text('x', self.data_shape)} to "
-                f"[batch, {2 * self.latent_dim}] (mean, then log-variance, latent_dim="
-                f"{self.latent_dim}) or to a pair (mean, log_var) of [batch, "
-                f"{self.latent_dim}]; on a batch of {batch} it returned shapes {shapes}."
+                f"[batch, {2 * self.network_latent_dim}] (mean, then log-variance, latent_dim="
+                f"{self.network_latent_dim}) or to a pair (mean, log_var) of [batch, "
+                f"{self.network_latent_dim}]; on a batch of {batch} it returned shapes {shapes}."
             )
-        z = tf.zeros((batch, self.latent_dim))
+        z = tf.zeros((batch, self.network_latent_dim))
         try:
             logits = self.decoder(z if c is None else [z, c], training=False)
         except Exception as err:
             raise ValueError(
                 f"The decoder failed on an input of the documented form "
-                f"({self._network_input_text('z', (self.latent_dim,))}): {err}"
+                f"({self._network_input_text('z', (self.network_latent_dim,))}): {err}"
             ) from err
         got = [tuple(t.shape) for t in logits] if isinstance(logits, (tuple, list)) else \
             tuple(logits.shape)
         if got != (batch, *self.data_shape):
             raise ValueError(
-                f"The decoder must map {self._network_input_text('z', (self.latent_dim,))} "
+                f"The decoder must map {self._network_input_text('z', (self.network_latent_dim,))} "
                 f"to [batch, {', '.join(map(str, self.data_shape))}] (input_shape); on a batch "
                 f"of {batch} it returned {got}."
             )
+
+    def kl_floor(self):
+        """The free-bits floor of each latent dimension (a number for all of them)."""
+        return self.free_bits
 
     def _network_input_text(self, name, shape):
         text = f"{name} [batch, {', '.join(map(str, shape))}]"
@@ -577,7 +587,7 @@ class BaseVAE(BaseAutoencoder):
         The hook a KL-weighting variant overrides (:class:`keras_vae.BetaVAE`). The default
         is the plain ELBO with the optional free-bits floor.
         """
-        return losses.free_bits_kl(kl_per_dim, self.free_bits), {}
+        return losses.free_bits_kl(kl_per_dim, self.kl_floor()), {}
 
     def compute_terms(self, inputs, training=False):
         """One stochastic pass over what ``unpack_inputs`` returned: per-example

@@ -82,7 +82,7 @@ class BetaVAE(BaseVAE):
     def regularizer(self, kl_per_dim, step):
         """``β(step) · KL`` (with the free-bits floor), or ``γ · |KL − C(step)|`` in capacity
         mode; reports ``beta`` or ``capacity``."""
-        kl = losses.free_bits_kl(kl_per_dim, self.free_bits)
+        kl = losses.free_bits_kl(kl_per_dim, self.kl_floor())
         if self.capacity is not None:
             capacity = self.capacity(step)
             return losses.capacity_penalty(kl, capacity, self.gamma), {"capacity": capacity}
