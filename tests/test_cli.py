@@ -411,7 +411,8 @@ def test_flags_of_other_kinds_are_usage_errors(argv, message, capsys):
     ("cvae", ["--num-classes", "10", "--standard-prior", "--prior", "mixture:4"]),
     ("hvae", ["--latent-dims", "4,2", "--ladder-units", "8"]),
 ])
-def test_flows_priors_and_the_ladder_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, model, flags):
+def test_flows_priors_and_the_ladder_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, model,
+                                                                   flags):
     import keras
 
     import keras_vae as kv
