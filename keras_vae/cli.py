@@ -22,6 +22,12 @@ def _model_kinds():
 CONV_DENSE_UNITS = ()
 
 
+def _likelihoods():
+    from keras_vae.losses import LIKELIHOODS
+
+    return LIKELIHOODS
+
+
 def _architectures():
     from keras_vae.networks import ARCHITECTURES
 
@@ -120,7 +126,9 @@ def _add_run_arguments(parser, epochs, epochs_help):
     parser.add_argument("--batch-size", type=_positive_int, default=128)
     parser.add_argument("--binarize", choices=("none", "threshold", "static", "dynamic"),
                         default="none")
-    parser.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    parser.add_argument("--likelihood", choices=_likelihoods(), default="bernoulli",
+                        help="bernoulli (default), gaussian, or logistic: a discretized "
+                             "logistic for 8-bit images (colour datasets)")
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -67,6 +67,10 @@ MODELS = {
         dict(input_shape=(8, 8, 3), latent_dim=3, architecture="conv", filters=(4, 8),
              dense_units=(6,), likelihood="gaussian", likelihood_scale="learned"),
     ),
+    "vae_conv_discretized_logistic": (  # 8-bit colour images, a learned logistic scale
+        kv.VAE, dict(input_shape=(8, 8, 3), latent_dim=3, architecture="conv", filters=(4, 8),
+                     likelihood="logistic", likelihood_scale="learned"),
+    ),
     "beta_vae_warmup": (
         kv.BetaVAE,
         dict(input_shape=TINY_IMAGE, latent_dim=2, hidden_units=(16,),
@@ -200,6 +204,8 @@ def batch(model, n=32, seed=0):
         x = rng.standard_normal((n, *model.data_shape)).astype("float32")
     else:
         x = rng.random((n, *model.data_shape)).astype("float32")
+    if model.likelihood == "logistic":  # 8-bit levels
+        x = (np.round(x * 255.0) / 255.0).astype("float32")
     return x, conditions(model, n, rng)
 
 

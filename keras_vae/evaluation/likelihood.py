@@ -81,7 +81,8 @@ def iwae_nll(model, data, num_samples=1000, seed=0, max_examples=None, batch_siz
         A dict (nats per example): ``nll`` (the IWAE estimate, an upper bound on the true
         ``-log p(x)`` in expectation), ``nll_std_error`` (its standard error over
         examples), ``elbo`` (mean over the K draws of the single-sample ELBO, so an
-        unbiased ELBO estimate), ``num_examples`` and ``num_samples``.
+        unbiased ELBO estimate), ``num_examples``, ``num_samples`` and ``bits_per_dim``
+        (``nll / (values per example · log 2)``, the unit of colour-image tables).
     """
     _check_model(model)
     num_samples = check_positive_int("num_samples", num_samples)
@@ -111,6 +112,8 @@ def iwae_nll(model, data, num_samples=1000, seed=0, max_examples=None, batch_siz
         "elbo": float(elbos.mean()),
         "num_examples": int(seen),
         "num_samples": int(num_samples),
+        # The figure of colour-image tables: nats per image over (values per image x log 2).
+        "bits_per_dim": float(-bounds.mean() / (np.prod(model.data_shape) * math.log(2.0))),
     }
 
 

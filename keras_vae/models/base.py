@@ -63,13 +63,16 @@ def _resolve_data_range(data_range, likelihood, data_shape):
     """``"unit"`` or ``"real"``: given, or by default ``"unit"`` for images (rank 3) and for
     the Bernoulli likelihood, ``"real"`` for vectors and sequences under a Gaussian."""
     if data_range is None:
-        return "unit" if likelihood == "bernoulli" or len(data_shape) == 3 else "real"
+        return "unit" if likelihood != "gaussian" or len(data_shape) == 3 else "real"
     if data_range not in DATA_RANGES:
         raise ValueError(f"`data_range` must be one of {DATA_RANGES} or None. "
                          f"Received: data_range={data_range!r}")
     if data_range == "real" and likelihood == "bernoulli":
         raise ValueError("The Bernoulli likelihood models data in [0, 1]: data_range='real' "
                          "needs likelihood='gaussian'.")
+    if data_range == "real" and likelihood == "logistic":
+        raise ValueError("The discretized logistic likelihood models 8-bit data scaled to "
+                         "[0, 1] (k / 255): data_range='real' needs likelihood='gaussian'.")
     return data_range
 
 
@@ -94,11 +97,14 @@ class BaseAutoencoder(ObjectiveModel):
     Args:
         input_shape: Shape of one example: ``(H, W, C)`` images, ``(features,)`` rows or
             ``(steps, features)`` sequences.
-        likelihood: ``"bernoulli"`` (data in [0, 1], logits out) or ``"gaussian"``
-            (``N(mean, sigma^2)`` per value).
-        likelihood_scale: The Gaussian sigma: a fixed positive number (default 0.1, on
-            data scaled to [0, 1]) or ``"learned"`` for one trainable sigma shared by all
-            values. Ignored by the Bernoulli likelihood.
+        likelihood: ``"bernoulli"`` (data in [0, 1], logits out), ``"gaussian"``
+            (``N(mean, sigma^2)`` per value) or ``"logistic"`` (a logistic of scale ``s``
+            discretized to 256 levels, for 8-bit images scaled to [0, 1]: see
+            :func:`keras_vae.losses.discretized_logistic_nll`; a true likelihood of the
+            pixel values, in nats).
+        likelihood_scale: The Gaussian sigma (or the logistic's scale s): a fixed positive
+            number (default 0.1, on data scaled to [0, 1]) or ``"learned"`` for one
+            trainable value shared by all values. Ignored by the Bernoulli likelihood.
         data_range: ``"unit"`` (values in [0, 1]: the Gaussian mean is ``sigmoid(logits)``
             and served data is checked to lie in [0, 1]) or ``"real"`` (the mean is the
             decoder output itself). Default: ``"unit"`` for images and for the Bernoulli
@@ -131,7 +137,7 @@ class BaseAutoencoder(ObjectiveModel):
         """Creates the learned likelihood scale and the metric trackers, and marks the model
         built: every variable exists before the first ``fit`` step, so ``.keras`` loading and
         distribution strategies find them."""
-        if self.likelihood == "gaussian" and self.likelihood_scale == "learned":
+        if self.likelihood != "bernoulli" and self.likelihood_scale == "learned":
             self.log_scale = self.add_weight(
                 shape=(), initializer="zeros", name="log_scale", trainable=True
             )
@@ -145,6 +151,8 @@ class BaseAutoencoder(ObjectiveModel):
         if self.likelihood == "bernoulli":
             return losses.bernoulli_nll(x, logits)
         log_scale = self.log_scale if self.log_scale is not None else np.log(self.likelihood_scale)
+        if self.likelihood == "logistic":
+            return losses.discretized_logistic_nll(x, self.mean_from_logits(logits), log_scale)
         return losses.gaussian_nll(x, self.mean_from_logits(logits), log_scale)
 
     def mean_from_logits(self, logits):
@@ -342,7 +350,8 @@ class BaseVAE(BaseAutoencoder):
             latent (encoder order; the decoder mirrors them). Default none, the course
             ConvVAE; ``(256, 256)`` with ``filters=(32, 32, 64, 64)`` is the dSprites network
             of Burgess et al. 2018.
-        likelihood: ``"bernoulli"`` or ``"gaussian"``.
+        likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"logistic"`` (discretized, 8-bit
+            images).
         likelihood_scale: The Gaussian sigma (default 0.1) or ``"learned"``.
         data_range: ``"unit"``, ``"real"`` or ``None`` (see :class:`BaseAutoencoder`).
         free_bits: KL floor in nats per latent dimension (0 disables it); see

@@ -32,7 +32,8 @@ class VAE(BaseVAE):
         filters: Conv channels per stride-2 stage; ``(32, 64, 128)`` with ``kernel_size=4``
             and ``latent_dim=128`` is the course's ConvVAE.
         kernel_size: Conv kernel size.
-        likelihood: ``"bernoulli"`` or ``"gaussian"``.
+        likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"logistic"`` (discretized, 8-bit
+            images).
         likelihood_scale: The Gaussian sigma (default 0.1) or ``"learned"``.
         data_range: ``"unit"`` (data in [0, 1]; the default for images and Bernoulli) or
             ``"real"`` (the Gaussian mean is unbounded; the default for other shapes).

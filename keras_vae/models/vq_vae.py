@@ -63,7 +63,8 @@ class VQVAE(BaseAutoencoder):
         residual_blocks: Residual blocks after the encoder stages and before the decoder's
             (default 2, as in the paper).
         residual_units: Hidden channels of a residual block.
-        likelihood: ``"bernoulli"`` or ``"gaussian"``.
+        likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"logistic"`` (discretized, 8-bit
+            images).
         likelihood_scale: The Gaussian sigma or ``"learned"``.
         prior: A :class:`PixelCNN` over this model's code grid, or ``None``.
         seed: Seed for dead-code re-seeding and default sampling.
