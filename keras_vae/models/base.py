@@ -61,7 +61,8 @@ def _check_likelihood(likelihood, likelihood_scale):
 
 def _resolve_data_range(data_range, likelihood, data_shape):
     """``"unit"`` or ``"real"``: given, or by default ``"unit"`` for images (rank 3) and for
-    the Bernoulli likelihood, ``"real"`` for vectors and sequences under a Gaussian."""
+    the Bernoulli and logistic likelihoods, ``"real"`` for vectors and sequences under a
+    Gaussian."""
     if data_range is None:
         return "unit" if likelihood != "gaussian" or len(data_shape) == 3 else "real"
     if data_range not in DATA_RANGES:
@@ -352,7 +353,8 @@ class BaseVAE(BaseAutoencoder):
             of Burgess et al. 2018.
         likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"logistic"`` (discretized, 8-bit
             images).
-        likelihood_scale: The Gaussian sigma (default 0.1) or ``"learned"``.
+        likelihood_scale: The Gaussian sigma or the logistic's scale (default 0.1), or
+            ``"learned"``.
         data_range: ``"unit"``, ``"real"`` or ``None`` (see :class:`BaseAutoencoder`).
         free_bits: KL floor in nats per latent dimension (0 disables it); see
             :func:`keras_vae.losses.free_bits_kl`.
