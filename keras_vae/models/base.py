@@ -911,8 +911,7 @@ class BaseVAE(BaseAutoencoder):
         config = {**super().get_config(), "latent_dim": self.latent_dim,
                   "free_bits": self.free_bits}
         for key, value in (("flow", self.flow), ("prior", self.latent_prior)):
-            if value is not None:
-                config[key] = keras.saving.serialize_keras_object(value)
+            config[key] = None if value is None else keras.saving.serialize_keras_object(value)
         if self.custom_networks:
             config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
             config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
