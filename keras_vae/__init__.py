@@ -25,6 +25,7 @@ from keras_vae import models
 from keras_vae import networks
 from keras_vae import plotting
 from keras_vae import schedules
+from keras_vae import training
 from keras_vae.models import DIPVAE
 from keras_vae.models import IWAE
 from keras_vae.models import VAE
@@ -81,5 +82,6 @@ __all__ = [
     "plotting",
     "priors",
     "schedules",
+    "training",
     "tuning",
 ]

@@ -1,9 +1,14 @@
 """Callbacks: per-epoch checkpoints that a run can resume from, and fault-tolerant backups."""
 
+import csv
 import json
+import math
 import os
 
 import keras
+import numpy as np
+
+from keras_vae import outputs
 
 STATE_FILE = "state.json"
 CHECKPOINT_FILE = "last.keras"
@@ -27,14 +32,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, CHECKPOINT_FILE)
-        tmp = path + ".tmp.keras"
-        self.model.save(tmp)
-        os.replace(tmp, path)
+        with outputs.replacing(path) as tmp:
+            self.model.save(tmp)
         state = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy())}
-        tmp_state = os.path.join(self.directory, STATE_FILE + ".tmp")
-        with open(tmp_state, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp_state, os.path.join(self.directory, STATE_FILE))
+        outputs.write_json(os.path.join(self.directory, STATE_FILE), state)
 
 
 def load_checkpoint(directory):
@@ -95,3 +96,63 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 "by an interrupted run with other settings: delete that folder, or train into "
                 "another output folder."
             ) from err
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Keeps the per-epoch logs in a CSV file (columns ``epoch`` then the metric names in
+    sorted order, as ``keras.callbacks.CSVLogger`` writes them), rewritten whole and replaced
+    atomically after each epoch: the file is never empty or half-written, and an earlier
+    run's file stays as it was until this run completes an epoch.
+
+    Args:
+        path: The CSV file.
+        append: Keep the rows already in ``path`` for the epochs before the first one this
+            run trains (a resumed run continues the file; rows of epochs it trains again are
+            replaced).
+    """
+
+    def __init__(self, path, append=False):
+        super().__init__()
+        self.path = os.fspath(path)
+        self.append = append
+        self.rows = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.rows is not None:
+            return
+        self.rows = []
+        if self.append and os.path.isfile(self.path):
+            with open(self.path, newline="") as f:
+                self.rows = [row for row in csv.DictReader(f) if int(row["epoch"]) < epoch]
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch, **{k: float(np.asarray(v)) for k, v in (logs or {}).items()}}
+        self.rows.append(row)
+        names = sorted({k for r in self.rows for k in r} - {"epoch"})
+        outputs.write_csv(self.path, self.rows, ["epoch", *names])
+
+
+class NonFiniteLossError(ValueError):
+    """Training produced a non-finite loss or metric (raised by :class:`StopOnNonFinite`)."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training at the first non-finite training loss or metric by raising
+    :class:`NonFiniteLossError`, which names the step and the metric.
+
+    It raises rather than setting ``stop_training`` (as ``keras.callbacks.TerminateOnNaN``
+    does) so that no end-of-epoch callback runs on the broken model: the checkpoints, backups
+    and files of the last completed epoch stay as they were. With ``steps_per_execution``
+    above 1 it sees the metrics once per execution, so the step it names is the last of that
+    execution.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        for name in sorted(logs, key=lambda n: n != "loss"):  # the loss first
+            value = float(np.asarray(logs[name]))
+            if not math.isfinite(value):
+                step = int(self.model.optimizer.iterations.numpy())
+                raise NonFiniteLossError(
+                    f"training stopped at step {step}: {name} is {value}; the files of the "
+                    "last completed epoch are kept (try a lower learning rate)")

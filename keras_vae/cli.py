@@ -5,7 +5,9 @@ prints where the model, pictures and logs went. Bad arguments print one line and
 """
 
 import argparse
+import math
 import os
+import re
 import sys
 
 
@@ -52,13 +54,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _parse_number(text, cast, minimum, expected):
-    """Parses one number for argparse; anything else is a one-line usage error."""
+def _parse_number(text, cast, minimum, expected, strict=False):
+    """Parses one finite number ``>= minimum`` (``> minimum`` when ``strict``) for argparse;
+    anything else (NaN and infinities included) is a one-line usage error."""
     try:
         value = cast(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not value >= minimum:
+    if not (math.isfinite(value) and (value > minimum if strict else value >= minimum)):
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
@@ -73,6 +76,10 @@ def _non_negative_int(text):
 
 def _non_negative_float(text):
     return _parse_number(text.strip(), float, 0.0, "a number >= 0")
+
+
+def _positive_float(text):
+    return _parse_number(text.strip(), float, 0.0, "a positive number", strict=True)
 
 
 def _decay(text):
@@ -142,7 +149,7 @@ def build_parser():
         "pictures and metrics under --output.",
     )
     _add_run_arguments(t, epochs=10, epochs_help=None)
-    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--learning-rate", type=_positive_float, default=1e-3)
     t.add_argument("--latent-dim", type=_positive_int, default=None,
                    help=f"default {CLI_NETWORK_DEFAULTS['latent_dim']} (cvae: "
                    f"{_default('cvae', 'latent_dim')}, the ConditionalVAE default; vqvae has a "
@@ -266,6 +273,10 @@ def build_parser():
     t.add_argument("--resume", action="store_true",
                    help="continue from the last epoch checkpoint under --output (to train "
                    "further; an interrupted run resumes by itself from its backup)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="train into an --output that holds an earlier run's results, "
+                   "replacing them (they are restored if this run fails); without it, or "
+                   "--resume, such a folder is refused")
     t.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"),
                    default="auto",
                    help="tf.distribute strategy (default auto: TPU if configured, multi-worker "
@@ -489,6 +500,8 @@ def _train(args, parser):
     output = args.output or os.path.join("saved_models", args.model)
     model_kwargs = _model_kwargs(args, parser)
     binarize = None if args.binarize == "none" else args.binarize
+    if args.resume and args.overwrite:
+        parser.error("--resume and --overwrite exclude each other")
     if args.resume:
         print("--resume: the model's settings come from the checkpoint.", flush=True)
     result = training.train(
@@ -512,6 +525,7 @@ def _train(args, parser):
         strategy=args.strategy,
         mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
         backup=not args.no_backup,
+        overwrite=args.overwrite,
     )
     val = result["metrics"]["validation"]
     paths = result["paths"]
@@ -667,9 +681,35 @@ def main(argv=None):
             return _evaluate(args)
         if args.command == "tune":
             return _tune(args, parser)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
-        parser.exit(2, f"keras-vae {args.command}: error: {err}\n")
+    except Exception as err:  # one line for every error a user can cause, never a traceback
+        status, line = _error_line(err)
+        if status is None:
+            raise
+        parser.exit(status, f"keras-vae {args.command}: error: {line}\n")
     return 0
+
+
+def _error_line(err):
+    """``(exit status, one line)`` for an error a user's input or environment causes (bad
+    values, files, permissions, data that breaks a model's check, a run that went
+    non-finite); ``(None, None)`` for anything else (a bug, which keeps its traceback)."""
+    from keras_vae.callbacks import NonFiniteLossError
+
+    if isinstance(err, NonFiniteLossError):
+        return 1, str(err)
+    if isinstance(err, OSError) and err.filename is not None:
+        return 2, f"{err.strerror or err}: {err.filename}"
+    if isinstance(err, (ValueError, OSError, ImportError)):
+        return 2, " ".join(str(err).split())
+    import tensorflow as tf
+
+    if isinstance(err, tf.errors.InvalidArgumentError):
+        text = str(err.message)
+        found = re.search(r"assertion failed: \[(.*?)\] \[", text)
+        if found:
+            return 2, f"the data fails a check of the model: {found.group(1)}"
+        return 2, text.strip().splitlines()[0]
+    return None, None
 
 
 if __name__ == "__main__":

@@ -29,6 +29,12 @@ class Schedule:
     def get_config(self):
         return {}
 
+    def lowest(self):
+        """The smallest value the schedule takes (``None`` when unknown), for range checks."""
+        config = self.get_config()
+        values = [config[k] for k in ("value", "start", "end") if k in config]
+        return min(values) if values else None
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
@@ -125,20 +131,28 @@ class Cyclical(Schedule):
         }
 
 
-def get(identifier, name="schedule"):
-    """Turns a number, a schedule, or a serialized schedule dict into a :class:`Schedule`.
+def get(identifier, name="schedule", minimum=None):
+    """Turns a number, a schedule, or a serialized schedule dict into a :class:`Schedule`;
+    with ``minimum``, its values must not go below it.
 
     Raises:
         ValueError: For anything else, naming what was received.
     """
+    schedule = None
     if isinstance(identifier, Schedule):
-        return identifier
-    if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
-        return Constant(identifier)
-    if isinstance(identifier, dict):
+        schedule = identifier
+    elif isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
+        schedule = Constant(check_number(name, identifier, minimum))
+    elif isinstance(identifier, dict):
         obj = keras.saving.deserialize_keras_object(identifier)
         if isinstance(obj, Schedule):
-            return obj
+            schedule = obj
+    if schedule is not None:
+        low = schedule.lowest() if minimum is not None else None
+        if low is not None and low < minimum:
+            raise ValueError(f"`{name}` must be >= {minimum} at every step. Received: "
+                             f"{name}={schedule!r}")
+        return schedule
     raise ValueError(
         f"`{name}` must be a number or a keras_vae.schedules.Schedule. "
         f"Received: {name}={identifier!r}"

@@ -3,10 +3,13 @@
 ``keras-vae train`` is a thin layer over :func:`train`.
 """
 
+import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
+import zipfile
 
 import keras
 import numpy as np
@@ -16,6 +19,7 @@ from keras_vae import callbacks as kv_callbacks
 from keras_vae import data as kv_data
 from keras_vae import distribute
 from keras_vae import export as kv_export
+from keras_vae import outputs
 from keras_vae import plotting
 from keras_vae.models import build_model
 from keras_vae.models import model_class
@@ -99,6 +103,7 @@ def train(
     mixed_precision=None,
     backup=True,
     callbacks=None,
+    overwrite=False,
     log=print,
 ):
     """Trains a model end to end and writes everything a user looks at.
@@ -149,11 +154,24 @@ def train(
             (non-chief workers: ``output/backup-<task>``) and resume from it when one is
             there. It is deleted when training finishes.
         callbacks: More Keras callbacks for ``fit``.
+        overwrite: Train into an ``output`` that holds an earlier run's results. Without it
+            (or ``resume``) such a folder is refused. The earlier files are kept aside in
+            ``output/.previous/`` while the run goes, and restored if it fails; earlier
+            SavedModel versions stay (the new export is the next version).
         log: Function receiving progress lines.
+
+    Every file is written under a temporary name and renamed when complete; the run stops
+    at the first non-finite training loss (:class:`keras_vae.callbacks.StopOnNonFinite`),
+    keeping the files of the last completed epoch. The backup records the run's settings
+    (``run.json``); an interrupted run resumes only when the new call has the same ones.
 
     Returns:
         A dict with the final metrics and the paths written (no paths on a non-chief worker).
     """
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or \
+            not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"`learning_rate` must be a positive finite number. Received: "
+                         f"learning_rate={learning_rate!r}")
     if mixed_precision not in (None, *MIXED_PRECISION):
         raise ValueError(f"`mixed_precision` must be None or one of {MIXED_PRECISION}. "
                          f"Received: {mixed_precision!r}")
@@ -162,15 +180,26 @@ def train(
     output = os.fspath(output or os.path.join("saved_models", model))
     chief = distribute.is_chief(strategy)
     run_output = output if chief else tempfile.mkdtemp(prefix="keras-vae-worker-")
+    settings = run_settings(model=model, dataset=dataset, batch_size=batch_size,
+                            learning_rate=learning_rate, binarize=binarize, seed=seed,
+                            steps_per_epoch=steps_per_epoch, model_kwargs=model_kwargs or {},
+                            prior_epochs=prior_epochs, class_prior=class_prior,
+                            kmeans_init=kmeans_init, mixed_precision=mixed_precision,
+                            replicas=strategy.num_replicas_in_sync)
+    backup_dir = os.path.join(output, "backup" if chief else
+                              f"backup-{distribute.worker_name(strategy)}")
+    replacing = _claim_output(output, backup_dir if backup else None, settings, resume,
+                              overwrite, chief)
     previous_policy = keras.mixed_precision.dtype_policy()
     if mixed_precision:
         keras.mixed_precision.set_dtype_policy(mixed_precision)
     try:
-        result = _train(
-            model, dataset, run_output, output, epochs, steps_per_epoch, validation_steps,
-            batch_size, learning_rate, binarize, seed, resume, verbose, model_kwargs, export,
-            prior_epochs, class_prior, kmeans_init, strategy, chief, backup, callbacks or [],
-            log)
+        with replacing:
+            result = _train(
+                model, dataset, run_output, output, epochs, steps_per_epoch,
+                validation_steps, batch_size, learning_rate, binarize, seed, resume, verbose,
+                model_kwargs, export, prior_epochs, class_prior, kmeans_init, strategy, chief,
+                backup_dir if backup else None, settings, callbacks or [], log)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
         if not chief:
@@ -180,9 +209,77 @@ def train(
     return result
 
 
+#: The file in a backup folder that records the settings of the run that wrote it.
+RUN_SETTINGS_FILE = "run.json"
+
+
+def _describe(value):
+    """``value`` as plain JSON data that compares equal for equal settings: objects with a
+    ``get_config`` (schedules, flows, priors, optimizers) by class and config."""
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "get_config"):
+        return {"class": type(value).__name__, "config": _describe(value.get_config())}
+    return repr(value)
+
+
+def run_settings(**settings):
+    """The settings that decide what a run trains (what a backup must match to be resumed),
+    as plain data."""
+    return _describe(settings)
+
+
+def settings_difference(recorded, current):
+    """One line naming the settings in which ``current`` differs from ``recorded``."""
+    names = sorted(set(recorded) | set(current))
+    return "; ".join(f"{n}: {recorded.get(n)!r} there, {current.get(n)!r} now"
+                     for n in names if recorded.get(n) != current.get(n))
+
+
+def _claim_output(output, backup_dir, settings, resume, overwrite, chief):
+    """Checks that this run may write into ``output`` and returns the context manager to run
+    it in: a :class:`keras_vae.outputs.replacing_folder` when it replaces an earlier run,
+    else a no-op. Refuses a folder holding an earlier run's results unless ``resume`` or
+    ``overwrite``, and a backup left by a run with other settings unless ``overwrite``."""
+    if not chief:
+        return contextlib.nullcontext()
+    recorded = None
+    if backup_dir is not None and os.path.isdir(backup_dir):
+        path = os.path.join(backup_dir, RUN_SETTINGS_FILE)
+        if os.path.isfile(path):
+            with open(path) as f:
+                recorded = json.load(f)
+    if recorded is not None and recorded != settings:
+        if not overwrite:
+            raise ValueError(
+                f"{output} holds the backup of an interrupted run with other settings "
+                f"({settings_difference(recorded, settings)}): rerun it as it was to resume "
+                "it, or pass overwrite=True (--overwrite) to start anew")
+        shutil.rmtree(backup_dir)
+    resuming = backup_dir is not None and os.path.isdir(backup_dir)
+    if resume or not outputs.holds_results(output):
+        return contextlib.nullcontext()
+    if resuming and not os.path.isdir(os.path.join(output, outputs.PREVIOUS)):
+        return contextlib.nullcontext()  # an interrupted run resumes by itself
+    if not overwrite and not resuming:
+        raise FileExistsError(
+            f"{output} holds the results of an earlier run: pass overwrite=True (--overwrite) "
+            "to replace them (they are kept until the new run succeeds), or resume=True "
+            "(--resume) to train that model further")
+    return outputs.replacing_folder(output, keep=[os.path.basename(backup_dir)]
+                                    if resuming else ())
+
+
 def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, validation_steps,
            batch_size, learning_rate, binarize, seed, resume, verbose, model_kwargs, export,
-           prior_epochs, class_prior, kmeans_init, strategy, chief, backup, callbacks, log):
+           prior_epochs, class_prior, kmeans_init, strategy, chief, backup_dir, settings,
+           callbacks, log):
     ckpt_dir = os.path.join(output, "checkpoints")
     cls = model_class(model)[0]
     conditional = cls.needs_labels
@@ -196,15 +293,16 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         initial_epoch = int(state["epoch"])
         log(f"Resuming {ckpt_dir} after epoch {initial_epoch} (step {state['step']}).")
     start_epoch = initial_epoch
-    run_callbacks, restoring = [], False
-    if backup:
-        backup_dir = os.path.join(shared_output, "backup" if chief else
-                                  f"backup-{distribute.worker_name(strategy)}")
+    run_callbacks, restoring = [kv_callbacks.StopOnNonFinite()], False
+    if backup_dir is not None:
         backup_callback = kv_callbacks.BackupAndRestore(backup_dir)
         restoring = backup_callback.found
         if restoring:
             start_epoch = backup_callback.completed_epochs()
             log(f"Resuming the interrupted run from {backup_dir} (after epoch {start_epoch}).")
+        if chief:
+            os.makedirs(backup_dir, exist_ok=True)
+            outputs.write_json(os.path.join(backup_dir, RUN_SETTINGS_FILE), settings)
         run_callbacks.append(backup_callback)
 
     train_ds, val_ds, input_shape, steps_per_epoch, validation_steps = datasets(
@@ -234,7 +332,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
     run_callbacks += [
         kv_callbacks.EpochCheckpoint(ckpt_dir),
         keras.callbacks.TensorBoard(paths["logs"]),
-        keras.callbacks.CSVLogger(paths["history"], append=resume or restoring),
+        kv_callbacks.HistoryCSV(paths["history"], append=resume or restoring),
         *callbacks,
     ]
     history = None
@@ -259,7 +357,8 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
 
     vae.after_fit(make_data, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                   verbose=verbose, log=log, **options)
-    vae.save(paths["model"])
+    with outputs.replacing(paths["model"]) as tmp:
+        vae.save(tmp)
 
     statistics, pictures = vae.summary_statistics(
         val_ds.take(validation_steps) if validation_steps else val_ds)
@@ -276,8 +375,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         "steps": int(vae.optimizer.iterations.numpy()),
     }
     final.update(statistics)
-    with open(paths["metrics"], "w") as f:
-        json.dump(final, f, indent=2)
+    outputs.write_json(paths["metrics"], final)
     if export:
         paths["saved_model"] = kv_export.export_saved_model(vae, output)
     return {"metrics": final, "paths": paths}
@@ -322,6 +420,7 @@ def load_trained(path):
 
     Raises:
         FileNotFoundError: If none of these is there.
+        ValueError: If the file is not a Keras model (or one of a class not registered).
     """
     path = os.fspath(path)
     candidates = [path] if path.endswith(".keras") else [
@@ -331,7 +430,11 @@ def load_trained(path):
     ]
     for candidate in candidates:
         if os.path.isfile(candidate):
-            return keras.models.load_model(candidate)
+            try:
+                return keras.models.load_model(candidate)
+            except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
+                raise ValueError(f"{candidate} cannot be loaded as a Keras model "
+                                 f"({type(err).__name__}: {err})") from err
     raise FileNotFoundError(
         f"No model at {path}: expected a .keras file, or a folder holding model.keras "
         "(a keras-vae train output) or last.keras (a checkpoint folder)."

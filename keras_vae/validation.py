@@ -1,15 +1,20 @@
 """Argument checks shared across the package: each raises ValueError naming what it received."""
 
+import math
+
+import numpy as np
+import tensorflow as tf
+
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_number(name, value, minimum=None, exclusive=False):
-    """Returns ``value`` as a float; it must be a real number (``>= minimum``, or ``>`` when
-    ``exclusive``)."""
-    if not _is_number(value) or value != value:
-        raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}")
+    """Returns ``value`` as a float; it must be a finite real number (``>= minimum``, or ``>``
+    when ``exclusive``)."""
+    if not _is_number(value) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
     if minimum is not None and (value <= minimum if exclusive else value < minimum):
         relation = ">" if exclusive else ">="
         raise ValueError(f"`{name}` must be {relation} {minimum}. Received: {name}={value!r}")
@@ -18,7 +23,7 @@ def check_number(name, value, minimum=None, exclusive=False):
 
 def check_int(name, value, minimum=None):
     """Returns ``value`` as an int; it must be a whole number ``>= minimum``."""
-    if not _is_number(value) or int(value) != value:
+    if not _is_number(value) or not math.isfinite(value) or int(value) != value:
         raise ValueError(f"`{name}` must be an integer. Received: {name}={value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}. Received: {name}={value!r}")
@@ -108,3 +113,55 @@ def from_spec(spec, classes, what, count):
     except ValueError:
         raise ValueError(f"The {what}'s {count} must be an integer: {spec!r}") from None
     return classes[name](**{count: check_positive_int(count, value)})
+
+
+# Tensor checks: eagerly a ValueError, in a graph an assertion that runs before the
+# tensor is used.
+
+def after_checks(tensor, checks):
+    """``tensor``, made to depend on ``checks``: a graph runs stateless ops in any order, so
+    without this the network could fail on a bad input before the check that names it."""
+    with tf.control_dependencies([c for c in checks if c is not None]):
+        return tf.identity(tensor)
+
+
+def check_finite(tensor, message):
+    """``tensor``, checked to hold only finite values: eagerly a ValueError with ``message``,
+    in a graph an assertion with it (one reduction over the tensor)."""
+    if tf.executing_eagerly():
+        if not bool(tf.reduce_all(tf.math.is_finite(tensor))):
+            raise ValueError(f"{message}.")
+        return tensor
+    check = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(tensor)), [message])
+    return after_checks(tensor, [check])
+
+
+def check_index_range(indices, limit, message):
+    """``indices`` (int32), checked to lie in ``[0, limit)``: eagerly a ValueError with
+    ``message`` and the range received, in a graph an assertion with ``message``."""
+    if tf.executing_eagerly():
+        values = indices.numpy()
+        if values.size and (values.min() < 0 or values.max() >= limit):
+            raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
+        return indices
+    low = tf.debugging.assert_non_negative(indices, message=message)
+    high = tf.debugging.assert_less(indices, limit, message=message)
+    return after_checks(indices, [low, high])
+
+
+def check_finite_arrays(value, name):
+    """Raises a ValueError naming ``name`` and the first bad position when a floating NumPy
+    array in ``value`` (an array, or tuples / lists / dicts of them) holds NaN or infinite
+    values; anything else (datasets, tensors) passes, its batches checked in the step."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite_arrays(item, f"{name}[{key!r}]")
+    elif isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            check_finite_arrays(item, f"{name}[{i}]")
+    elif isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        finite = np.isfinite(value)
+        if not finite.all():
+            where = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValueError(f"`{name}` holds NaN or infinite values (the first at index "
+                             f"{where}: {value[where]}).")

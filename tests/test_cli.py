@@ -70,6 +70,13 @@ def test_resume_continues_from_the_last_epoch(tiny_npz, tmp_path):
         (["--model", "vqvae", "--dense-units", "64"],
          "--dense-units does not apply to --model vqvae"),
         (["--dense-units", "256,0"], "positive integers"),
+        (["--learning-rate", "nan"], "expected a positive number, got 'nan'"),
+        (["--learning-rate", "-1"], "expected a positive number, got '-1'"),
+        (["--learning-rate", "0"], "expected a positive number, got '0'"),
+        (["--learning-rate", "inf"], "expected a positive number, got 'inf'"),
+        (["--model", "beta_vae", "--beta", "nan"], "expected a number >= 0, got 'nan'"),
+        (["--model", "beta_vae", "--beta", "-1"], "expected a number >= 0, got '-1'"),
+        (["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -277,12 +284,18 @@ def test_evaluate_on_shapes_reports_disentanglement(tmp_path):
     (["evaluate", "nowhere", "--dataset", "shapes"], "No model at nowhere"),
     (["evaluate", "nowhere"], "required: --dataset"),
     (["evaluate", "nowhere", "--dataset", "shapes", "--nll-samples", "-1"], "an integer >= 0"),
+    (["evaluate", "not-a-model.keras", "--dataset", "shapes"],
+     "not-a-model.keras cannot be loaded as a Keras model (KeyError"),
 ])
-def test_evaluate_bad_arguments_exit_2(argv, message, capsys):
+def test_evaluate_bad_arguments_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with zipfile.ZipFile("not-a-model.keras", "w") as archive:  # a zip, but not a model
+        archive.writestr("notes.txt", "hello")
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and not any("Traceback" in line for line in err)
 
 
 def test_dense_units_reach_the_model():

@@ -2,12 +2,12 @@
 folder with ``metrics.json`` and ``report.md``. ``keras-vae evaluate`` is a thin layer over
 :func:`evaluate`."""
 
-import json
 import os
 
 import numpy as np
 
 from keras_vae import data as kv_data
+from keras_vae import outputs
 from keras_vae import plotting
 from keras_vae.evaluation import collapse
 from keras_vae.evaluation import disentanglement
@@ -151,8 +151,7 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
         paths["training_curves"] = curves
 
     paths["metrics"] = os.path.join(output, "metrics.json")
-    with open(paths["metrics"], "w") as f:
-        json.dump(metrics, f, indent=2)
+    outputs.write_json(paths["metrics"], metrics)
     paths["report"] = write_report(os.path.join(output, "report.md"), metrics, paths)
     return {"metrics": metrics, "paths": paths}
 
@@ -208,6 +207,6 @@ def write_report(path, metrics, paths):
                 "manifold", "codebook", "training_curves"):
         if key in paths and os.path.isfile(paths[key]):
             lines += ["", f"![{key}]({os.path.relpath(paths[key], folder)})"]
-    with open(path, "w") as f:
+    with outputs.replacing(path) as tmp, open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path

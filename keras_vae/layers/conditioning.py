@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae.validation import check_index_range
 from keras_vae.validation import check_positive_int
 
 CONDITIONING = ("one_hot", "embedding")
@@ -10,7 +11,9 @@ CONDITIONING = ("one_hot", "embedding")
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class LabelEncoding(keras.layers.Layer):
-    """Maps int labels ``[batch]`` to condition vectors ``[batch, output_dim]``.
+    """Maps int labels ``[batch]`` to condition vectors ``[batch, output_dim]``; a label
+    outside ``[0, num_classes)`` is an error (eagerly a ValueError, in a graph an assertion),
+    never a silent zero vector.
 
     ``"one_hot"`` gives ``num_classes`` features; ``"embedding"`` a learned
     ``embedding_dim``-vector per class.
@@ -34,19 +37,22 @@ class LabelEncoding(keras.layers.Layer):
             raise ValueError(f"`conditioning` must be one of {CONDITIONING}. Received: {mode!r}")
         self.mode = mode
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        if mode == "embedding":
+
+    def build(self, input_shape=None):
+        if self.mode == "embedding":
             self.embeddings = self.add_weight(
                 shape=(self.num_classes, self.embedding_dim), initializer="random_normal",
                 name="embeddings",
             )
-        self.built = True
 
     @property
     def output_dim(self):
         return self.num_classes if self.mode == "one_hot" else self.embedding_dim
 
     def call(self, labels):
-        labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        labels = check_index_range(ops.cast(ops.reshape(labels, (-1,)), "int32"),
+                                   self.num_classes,
+                                   f"labels must lie in [0, {self.num_classes})")
         if self.mode == "one_hot":
             return ops.one_hot(labels, self.num_classes, dtype=self.compute_dtype)
         return ops.take(self.embeddings, labels, axis=0)

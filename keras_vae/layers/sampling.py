@@ -20,7 +20,6 @@ class SeededLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
 
     def save_own_variables(self, store):
         super().save_own_variables(store)

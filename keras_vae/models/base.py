@@ -24,12 +24,13 @@ from keras_vae import losses
 from keras_vae.layers import Sampling
 from keras_vae.models.mixture_priors import LatentPrior
 from keras_vae.models.mixture_priors import mixture_from_noise
-from keras_vae.models.serving import after_checks
 from keras_vae.models.serving import check_served_shape
 from keras_vae.models.trainer import ObjectiveModel
 from keras_vae.networks import ARCHITECTURES
 from keras_vae.networks import build_encoder_decoder
+from keras_vae.validation import after_checks
 from keras_vae.validation import check_data_shape
+from keras_vae.validation import check_finite
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
@@ -204,7 +205,8 @@ class BaseAutoencoder(ObjectiveModel):
             layout = " (NHWC)" if len(self.data_shape) == 3 else ""
             raise ValueError(f"{type(self).__name__} expects {what} of shape {expected}{layout}; "
                              f"received shape {got}.")
-        return tf.cast(x, self.compute_dtype)
+        return tf.cast(check_finite(x, "the data holds NaN or infinite values"),
+                       self.compute_dtype)
 
     def serving_data(self, x):
         """Checks served data: shape ``[batch, *input_shape]`` and, for data in [0, 1],

@@ -72,7 +72,7 @@ class BetaTCVAE(BaseVAE):
     def __init__(self, input_shape, alpha=1.0, beta=6.0, gamma=1.0, dataset_size=None,
                  estimator="mws", **kwargs):
         self.alpha = check_number("alpha", alpha, minimum=0.0)
-        self.beta = schedules.get(beta, "beta")
+        self.beta = schedules.get(beta, "beta", minimum=0.0)
         self.gamma = check_number("gamma", gamma, minimum=0.0)
         self.dataset_size = (None if dataset_size is None
                              else check_positive_int("dataset_size", dataset_size))

@@ -59,7 +59,7 @@ class BetaVAE(BaseVAE):
         **kwargs,
     ):
         # Set before the base constructor, which creates the metric trackers.
-        self.beta = schedules.get(beta, "beta")
+        self.beta = schedules.get(beta, "beta", minimum=0.0)
         self.capacity_max = (
             None if capacity_max is None else check_number("capacity_max", capacity_max, 0.0)
         )

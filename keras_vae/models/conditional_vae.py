@@ -28,6 +28,7 @@ class Conditions:
         if condition_dim is None:
             self.label_encoding = LabelEncoding(num_classes, conditioning, embedding_dim,
                                                 name="label_encoding")
+            self.label_encoding.build((None,))  # its embeddings exist before the optimizer
             self.num_classes = self.label_encoding.num_classes
             self.embedding_dim = self.label_encoding.embedding_dim
             self.condition_dim = None

@@ -12,9 +12,9 @@ from keras_vae.models.mixture_priors import PRIORS  # noqa: F401 (kv.priors.*)
 from keras_vae.models.mixture_priors import MixturePrior  # noqa: F401
 from keras_vae.models.mixture_priors import VampPrior  # noqa: F401
 from keras_vae.models.mixture_priors import from_spec  # noqa: F401
-from keras_vae.models.serving import check_index_range
 from keras_vae.models.serving import check_labels
 from keras_vae.models.trainer import ObjectiveModel
+from keras_vae.validation import check_index_range
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int

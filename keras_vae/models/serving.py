@@ -6,6 +6,10 @@ the problem (eagerly a ``ValueError``, in a graph an assertion that runs before 
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.validation import after_checks
+from keras_vae.validation import check_finite
+from keras_vae.validation import check_index_range
+
 
 def check_served_shape(tensor, tail, name):
     """Fails with a message naming the expected shape unless ``tensor`` is ``[batch, *tail]``.
@@ -23,13 +27,6 @@ def check_served_shape(tensor, tail, name):
     check = tf.debugging.Assert(ok, [f"`{name}` must have shape [batch, {expected}]; received",
                                      shape])
     return after_checks(tensor, [check])
-
-
-def after_checks(tensor, checks):
-    """``tensor``, made to depend on ``checks``: a graph runs stateless ops in any order, so
-    without this the network could fail on a bad input before the check that names it."""
-    with tf.control_dependencies([c for c in checks if c is not None]):
-        return tf.identity(tensor)
 
 
 def check_labels(labels, num_classes, owner):
@@ -59,20 +56,6 @@ def check_labels(labels, num_classes, owner):
                              f"labels must lie in [0, {num_classes})")
 
 
-def check_index_range(indices, limit, message):
-    """``indices`` (int32), checked to lie in ``[0, limit)``: eagerly a ValueError with
-    ``message`` and the range received, in a graph an assertion with ``message``."""
-    if tf.executing_eagerly():
-        values = indices.numpy()
-        if values.size and (values.min() < 0 or values.max() >= limit):
-            raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
-        return indices
-    low = tf.debugging.assert_non_negative(indices, message=message)
-    high = tf.debugging.assert_less(indices, limit, message=message)
-    return after_checks(indices, [low, high])
-
-
-
 def check_conditions(conditions, width, owner, dtype="float32"):
     """Returns float condition vectors ``[batch, width]`` cast to ``dtype``; missing,
     integer, wrongly shaped or non-finite conditions raise an error naming the problem
@@ -100,10 +83,7 @@ def check_conditions(conditions, width, owner, dtype="float32"):
         raise ValueError(f"Conditions must have shape (batch, {width}); received "
                          f"{tuple(c.shape)}.")
     c = tf.cast(c, tf.float32)
-    if tf.executing_eagerly():
-        if not np.all(np.isfinite(c.numpy())):
-            raise ValueError("Conditions must be finite; received NaN or infinite values.")
-    else:
+    if not tf.executing_eagerly():
         c = check_served_shape(c, (width,), "condition")
-        c = tf.debugging.check_numerics(c, "Conditions must be finite")
+    c = check_finite(c, "Conditions must be finite; received NaN or infinite values")
     return tf.cast(c, dtype)

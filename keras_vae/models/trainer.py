@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from keras_vae import distribute
 from keras_vae.models.execution import CompiledModel
+from keras_vae.validation import check_finite_arrays
 
 
 class ObjectiveModel(CompiledModel):
@@ -42,6 +43,13 @@ class ObjectiveModel(CompiledModel):
                     "it instead."
                 )
         super().__init__(**kwargs)
+
+    def fit(self, *args, **kwargs):
+        """``keras.Model.fit``; NumPy data holding NaN or infinite values is refused before
+        training starts (a dataset's batches are checked in the step)."""
+        check_finite_arrays(args[0] if args else kwargs.get("x"), "x")
+        check_finite_arrays(kwargs.get("validation_data"), "validation_data")
+        return super().fit(*args, **kwargs)
 
     def _unknown_arguments_message(self, unknown, kwargs):
         from keras_vae.models.registry import MODEL_KINDS

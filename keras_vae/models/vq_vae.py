@@ -12,11 +12,11 @@ from keras_vae.layers import kmeans
 from keras_vae.models.base import BaseAutoencoder
 from keras_vae.models.priors import PixelCNN
 from keras_vae.models.priors import check_codes
-from keras_vae.models.serving import after_checks
 from keras_vae.models.serving import check_served_shape
 from keras_vae.networks import build_conv_grid_decoder
 from keras_vae.networks import build_conv_grid_encoder
 from keras_vae.networks import stage_sizes
+from keras_vae.validation import after_checks
 from keras_vae.validation import check_int
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_positive_int

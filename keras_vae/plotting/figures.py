@@ -12,7 +12,13 @@ def pyplot():
 
 
 def save(fig, path, dpi=100):
-    """Writes ``fig`` to ``path`` as PNG, closes it, and returns ``path``."""
-    fig.savefig(path, dpi=dpi)
-    pyplot().close(fig)
+    """Writes ``fig`` to ``path`` as PNG (replacing an earlier file only when complete),
+    closes it, and returns ``path``."""
+    from keras_vae import outputs
+
+    try:
+        with outputs.replacing(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        pyplot().close(fig)
     return path
