@@ -72,6 +72,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--dci-estimator", choices=("gbt", "forest"), default="gbt",
+                        help="gbt: disentanglement_lib's (default; minutes per model), "
+                        "forest: fast, comparable only within this table")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra- and inter-op threads (default: TensorFlow's choice)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "output"))
@@ -130,7 +133,8 @@ def measure(args, spec, seed, folder):
     trained = time.perf_counter() - start
     model = training.load_trained(folder)
     report = kv.evaluation.disentanglement_report(
-        kv.evaluation.ShapesGroundTruth(), kv.evaluation.representation(model), seed=0)
+        kv.evaluation.ShapesGroundTruth(), kv.evaluation.representation(model), seed=0,
+        dci_estimator=args.dci_estimator)
     collapse = kv.evaluation.collapse_report(
         model, kv.data.load("shapes", split="test", batch_size=512), max_examples=5000)
     test = model.evaluate(kv.data.load("shapes", split="test", batch_size=512), verbose=0,

@@ -347,6 +347,10 @@ def build_parser():
                    help="a .keras feature extractor: Frechet distance of samples to test images")
     v.add_argument("--disentanglement-examples", type=_positive_int, default=10_000,
                    help="observations for the disentanglement metrics (shapes only)")
+    v.add_argument("--dci-estimator", choices=("gbt", "forest"), default="gbt",
+                   help="shapes: the DCI classifier, gbt (default: gradient-boosted trees, "
+                   "disentanglement_lib's, comparable with published figures; minutes) or "
+                   "forest (a fast random forest; its figures compare only with each other)")
     v.add_argument("--projection", choices=("pca", "tsne"), default="pca",
                    help="how latent_scatter.png maps latents above 2-D to the plane")
     v.add_argument("--seed", type=int, default=0)
@@ -651,6 +655,7 @@ def _evaluate(args):
         batch_size=args.batch_size, binarize=None if args.binarize == "none" else args.binarize,
         seed=args.seed, disentanglement_examples=args.disentanglement_examples,
         history=history if os.path.isfile(history) else None, projection=args.projection,
+        dci_estimator=args.dci_estimator,
         verbose=not args.quiet,
         log=(lambda *a: None) if args.quiet else print, **extras)
     metrics = result["metrics"]

@@ -149,13 +149,18 @@ def test_beta_vae_and_factor_vae_scores_are_perfect_for_the_factors_and_chance_f
 def test_dci_and_sap_separate_disentangled_codes_from_noise():
     codes, factors = _codes(perfect)
     test_codes, test_factors = _codes(perfect, num=1000, seed=1)
-    good = kv.evaluation.dci(codes, factors, test_codes, test_factors, num_trees=20)
-    assert good["disentanglement"] > 0.9 and good["completeness"] > 0.9
+    good = kv.evaluation.dci(codes, factors, test_codes, test_factors)
+    assert good["disentanglement"] > 0.99 and good["completeness"] > 0.99
     assert good["informativeness"] > 0.99
-    assert kv.evaluation.sap(codes, factors, test_codes, test_factors)["sap"] > 0.95
+    # disentanglement_lib's SAP: a linear classifier on one code cannot tell apart the
+    # middle classes of an ordinal factor, so even the factors themselves score about 0.4
+    assert kv.evaluation.sap(codes, factors, test_codes, test_factors)["sap"] > 0.3
+    assert kv.evaluation.sap(codes, factors, test_codes, test_factors,
+                             predictor="tree")["sap"] > 0.95
     codes, factors = _codes(noise)
     test_codes, test_factors = _codes(noise, num=1000, seed=1)
-    bad = kv.evaluation.dci(codes, factors, test_codes, test_factors, num_trees=20)
+    bad = kv.evaluation.dci(codes, factors, test_codes, test_factors, estimator="forest",
+                            num_trees=20)
     assert bad["disentanglement"] < 0.2 and bad["completeness"] < 0.2
     assert bad["informativeness"] < 0.4
     assert kv.evaluation.sap(codes, factors, test_codes, test_factors)["sap"] < 0.05
@@ -164,10 +169,11 @@ def test_dci_and_sap_separate_disentangled_codes_from_noise():
     assert kv.evaluation.sap(codes, factors, codes, factors, continuous_factors=True)["sap"] > 0.99
 
 
-def test_entangled_codes_score_between():
-    rotation = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))[0]
-    codes, factors = _codes(lambda o: o @ rotation)
-    assert kv.evaluation.mig(codes, factors) < 0.5
+def test_entangled_codes_score_between_noise_and_the_factors():
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]
+    mixed = kv.evaluation.mig(*_codes(lambda o: o @ rotation))
+    clean, pure_noise = kv.evaluation.mig(*_codes(perfect)), kv.evaluation.mig(*_codes(noise))
+    assert pure_noise + 0.1 < mixed < clean - 0.1, (pure_noise, mixed, clean)
 
 
 def test_bad_metric_input_is_named():

@@ -186,7 +186,8 @@ def factor_vae_score(ground_truth, represent, batch_size=64, num_train=1000, num
                      num_variance_estimate=5000, prune_threshold=0.05, seed=0):
     """The FactorVAE metric (Kim & Mnih 2018). The paper and disentanglement_lib use
     ``batch_size=64``, 10,000 training and 5,000 evaluation votes, and 10,000 examples to
-    estimate each dimension's scale.
+    estimate each dimension's scale. Dimensions whose standard deviation is below
+    ``prune_threshold`` take no part (disentanglement_lib's rule).
 
     Returns:
         ``{"train_accuracy", "eval_accuracy", "active_dims"}``; the score is
@@ -197,11 +198,10 @@ def factor_vae_score(ground_truth, represent, batch_size=64, num_train=1000, num
                         ("num_eval", num_eval), ("num_variance_estimate", num_variance_estimate)):
         check_positive_int(name, value)
     codes, _ = sample_codes(ground_truth, represent, num_variance_estimate, rng)
-    variance = codes.var(axis=0, ddof=1)
-    active = variance > prune_threshold
+    scale = codes.std(axis=0, ddof=1)
+    active = scale >= prune_threshold  # as disentanglement_lib: by standard deviation
     if not active.any():
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "active_dims": 0}
-    scale = np.sqrt(variance)
     num_factors = len(ground_truth.factor_sizes)
 
     def votes(num):
@@ -227,86 +227,155 @@ def factor_vae_score(ground_truth, represent, batch_size=64, num_train=1000, num
 
 
 # ---------------------------------------------------------------------------- DCI
-def _entropy_rows(p, base):
-    p = np.clip(p, 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1) / np.log(base)
+#: ``estimator`` values of :func:`dci`.
+DCI_ESTIMATORS = ("gbt", "forest")
 
 
-def dci(codes_train, factors_train, codes_test, factors_test, num_trees=50, seed=0):
-    """Disentanglement, completeness and informativeness (Eastwood & Williams 2018) with
-    random-forest importances (``num_trees`` trees per factor).
+def _dci_model(estimator, num_trees, seed):
+    if estimator == "gbt":
+        from sklearn.ensemble import GradientBoostingClassifier
 
-    Returns:
-        ``{"disentanglement", "completeness", "informativeness", "importance"}`` (the last
-        is R, ``[D, F]``, as nested lists).
-    """
+        return GradientBoostingClassifier(random_state=seed)
     from sklearn.ensemble import RandomForestClassifier
 
+    return RandomForestClassifier(n_estimators=num_trees, random_state=seed, n_jobs=-1)
+
+
+def dci(codes_train, factors_train, codes_test, factors_test, estimator="gbt", num_trees=50,
+        seed=0):
+    """Disentanglement, completeness and informativeness (Eastwood & Williams 2018), as
+    disentanglement_lib computes them: the importance matrix R ``[D, F]`` from one classifier
+    per factor, disentanglement as the importance-weighted mean over codes of
+    ``1 - H_F(R_i.)``, completeness as the importance-weighted mean over factors of
+    ``1 - H_D(R_.j)``, informativeness as the mean test accuracy.
+
+    Args:
+        estimator: ``"gbt"`` (default): scikit-learn's ``GradientBoostingClassifier`` with its
+            defaults, disentanglement_lib's estimator, so the figures compare with published
+            ones; ``"forest"``: a random forest of ``num_trees`` trees, much faster on factors
+            with many classes but lower on clean codes (its importances spread over noise
+            dimensions), so its figures compare only with each other.
+
+    Returns:
+        ``{"disentanglement", "completeness", "informativeness", "importance", "estimator"}``
+        (R as nested lists).
+    """
+    if estimator not in DCI_ESTIMATORS:
+        raise ValueError(f"`estimator` must be one of {DCI_ESTIMATORS}. Received: "
+                         f"{estimator!r}")
     codes_train, factors_train = _check_pair(codes_train, factors_train)
     codes_test, factors_test = _check_pair(codes_test, factors_test)
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
     importance = np.zeros((num_codes, num_factors))
     accuracy = []
     for j in range(num_factors):
-        forest = RandomForestClassifier(n_estimators=num_trees, random_state=seed, n_jobs=-1)
-        forest.fit(codes_train, factors_train[:, j])
-        importance[:, j] = forest.feature_importances_
-        accuracy.append(forest.score(codes_test, factors_test[:, j]))
-    total = importance.sum()
-    per_code = importance / np.maximum(importance.sum(axis=1, keepdims=True), 1e-12)
-    disentanglement_i = 1.0 - (_entropy_rows(per_code, num_factors) if num_factors > 1
-                               else np.zeros(num_codes))
-    weights = importance.sum(axis=1) / max(total, 1e-12)
-    per_factor = (importance / np.maximum(importance.sum(axis=0, keepdims=True), 1e-12)).T
-    completeness_j = 1.0 - (_entropy_rows(per_factor, num_codes) if num_codes > 1
-                            else np.zeros(num_factors))
+        model = _dci_model(estimator, num_trees, seed)
+        model.fit(codes_train, factors_train[:, j])
+        importance[:, j] = np.abs(model.feature_importances_)
+        accuracy.append(model.score(codes_test, factors_test[:, j]))
+    weights = importance if importance.sum() > 0 else np.ones_like(importance)
+    per_code = 1.0 - _entropy(importance, axis=1, base=num_factors)
+    per_factor = 1.0 - _entropy(importance, axis=0, base=num_codes)
     return {
-        "disentanglement": float((weights * disentanglement_i).sum()),
-        "completeness": float(completeness_j.mean()),
+        "disentanglement": float((per_code * weights.sum(axis=1)).sum() / weights.sum()),
+        "completeness": float((per_factor * weights.sum(axis=0)).sum() / weights.sum()),
         "informativeness": float(np.mean(accuracy)),
         "importance": np.round(importance, 5).tolist(),
+        "estimator": estimator,
     }
 
 
+def _entropy(weights, axis, base):
+    """Entropy in ``base`` of ``weights + 1e-11`` normalised along ``axis`` (0 when
+    ``base`` is 1: a single code or factor)."""
+    if base < 2:
+        return np.zeros(weights.shape[1 - axis])
+    p = weights + 1e-11
+    p = p / p.sum(axis=axis, keepdims=True)
+    return -(p * np.log(p)).sum(axis=axis) / np.log(base)
+
+
 # ---------------------------------------------------------------------------- SAP
-def sap(codes_train, factors_train, codes_test, factors_test, continuous_factors=False):
-    """Separated Attribute Predictability (Kumar et al. 2018).
+#: ``predictor`` values of :func:`sap` for discrete factors.
+SAP_PREDICTORS = ("svm", "tree")
+
+
+def sap(codes_train, factors_train, codes_test, factors_test, continuous_factors=False,
+        predictor="svm"):
+    """Separated Attribute Predictability (Kumar et al. 2018): the mean over factors of the
+    gap between the two codes that predict it best, from a score matrix ``[D, F]``.
+
+    The two variants of disentanglement_lib:
+
+    * discrete factors (default): the score of code i for factor j is the test accuracy of a
+      classifier of j from code i alone, ``LinearSVC(C=0.01, class_weight="balanced")``
+      (``predictor="svm"``);
+    * ``continuous_factors=True``: the squared correlation of code i and factor j on the
+      training split, 0 where the code is constant.
+
+    ``predictor="tree"`` is this package's earlier discrete variant, not comparable with
+    published figures: a decision tree of ``4 x classes`` leaves and balanced accuracy
+    rescaled so that chance is 0.
 
     Returns:
-        ``{"sap", "scores"}``: the score and the ``[D, F]`` matrix behind it.
+        ``{"sap", "scores", "variant"}``: the score, the matrix behind it and which variant
+        computed it (``"discrete (LinearSVC)"``, ``"continuous (correlation)"`` or
+        ``"discrete (tree, chance-rescaled)"``).
     """
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.tree import DecisionTreeClassifier
-
+    if predictor not in SAP_PREDICTORS:
+        raise ValueError(f"`predictor` must be one of {SAP_PREDICTORS}. Received: "
+                         f"{predictor!r}")
     codes_train, factors_train = _check_pair(codes_train, factors_train)
     codes_test, factors_test = _check_pair(codes_test, factors_test)
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
     if num_codes < 2:
         raise ValueError("SAP needs at least 2 latent dimensions.")
+    if continuous_factors:
+        variant = "continuous (correlation)"
+    else:
+        variant = ("discrete (LinearSVC)" if predictor == "svm" else
+                   "discrete (tree, chance-rescaled)")
     scores = np.zeros((num_codes, num_factors))
     for j in range(num_factors):
-        classes = np.unique(factors_train[:, j])
         for i in range(num_codes):
             if continuous_factors:
-                c = np.cov(codes_train[:, i], factors_train[:, j])
-                denominator = c[0, 0] * c[1, 1]
-                scores[i, j] = c[0, 1] ** 2 / denominator if denominator > 0 else 0.0
-                continue
-            if len(classes) < 2:
-                continue
-            tree = DecisionTreeClassifier(max_leaf_nodes=4 * len(classes), random_state=0)
-            tree.fit(codes_train[:, i:i + 1], factors_train[:, j])
-            accuracy = balanced_accuracy_score(factors_test[:, j],
-                                               tree.predict(codes_test[:, i:i + 1]))
-            chance = 1.0 / len(classes)
-            scores[i, j] = max(0.0, (accuracy - chance) / (1.0 - chance))
+                c = np.cov(codes_train[:, i], factors_train[:, j], ddof=1)
+                if c[0, 0] > 1e-12 and c[1, 1] > 0:
+                    scores[i, j] = c[0, 1] ** 2 / (c[0, 0] * c[1, 1])
+            else:
+                scores[i, j] = _predictability(codes_train[:, i:i + 1], factors_train[:, j],
+                                               codes_test[:, i:i + 1], factors_test[:, j],
+                                               predictor)
     top = np.sort(scores, axis=0)[::-1]
-    return {"sap": float(np.mean(top[0] - top[1])), "scores": np.round(scores, 5).tolist()}
+    return {"sap": float(np.mean(top[0] - top[1])), "scores": np.round(scores, 5).tolist(),
+            "variant": variant}
+
+
+def _predictability(code_train, factor_train, code_test, factor_test, predictor):
+    classes = np.unique(factor_train)
+    if predictor == "svm":
+        from sklearn.svm import LinearSVC
+
+        if len(classes) < 2:  # LinearSVC needs two classes; one is predicted always
+            return float(np.mean(factor_test == classes[0]))
+        model = LinearSVC(C=0.01, class_weight="balanced", random_state=0)
+        model.fit(code_train, factor_train)
+        return float(np.mean(model.predict(code_test) == factor_test))
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.tree import DecisionTreeClassifier
+
+    if len(classes) < 2:
+        return 0.0
+    tree = DecisionTreeClassifier(max_leaf_nodes=4 * len(classes), random_state=0)
+    tree.fit(code_train, factor_train)
+    accuracy = balanced_accuracy_score(factor_test, tree.predict(code_test))
+    chance = 1.0 / len(classes)
+    return max(0.0, (accuracy - chance) / (1.0 - chance))
 
 
 # ---------------------------------------------------------------------------- all of them
 def disentanglement_report(ground_truth, represent, num_examples=10_000, seed=0,
-                           sampled_points=(1000, 500), batch_size=64):
+                           sampled_points=(1000, 500), batch_size=64, dci_estimator="gbt"):
     """Every metric above for one model, JSON-ready.
 
     Args:
@@ -317,12 +386,17 @@ def disentanglement_report(ground_truth, represent, num_examples=10_000, seed=0,
         seed: Seed of every draw.
         sampled_points: ``(train, eval)`` points of the β-VAE and FactorVAE scores.
         batch_size: Batch of each such point.
+        dci_estimator: ``estimator`` of :func:`dci` (``"gbt"``, disentanglement_lib's, or the
+            faster ``"forest"``).
+
+    SAP is disentanglement_lib's discrete variant (the shapes factors are classes).
     """
     rng = np.random.default_rng(seed)
     codes, factors = sample_codes(ground_truth, represent, num_examples, rng)
     cut = int(0.8 * num_examples)
     num_train, num_eval = sampled_points
-    dci_scores = dci(codes[:cut], factors[:cut], codes[cut:], factors[cut:], seed=seed)
+    dci_scores = dci(codes[:cut], factors[:cut], codes[cut:], factors[cut:],
+                     estimator=dci_estimator, seed=seed)
     return {
         "mig": mig(codes, factors),
         "beta_vae_score": beta_vae_score(ground_truth, represent, batch_size, num_train,
@@ -333,5 +407,6 @@ def disentanglement_report(ground_truth, represent, num_examples=10_000, seed=0,
         "dci_completeness": dci_scores["completeness"],
         "dci_informativeness": dci_scores["informativeness"],
         "sap": sap(codes[:cut], factors[:cut], codes[cut:], factors[cut:])["sap"],
+        "dci_estimator": dci_estimator,
         "num_examples": num_examples,
     }

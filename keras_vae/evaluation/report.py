@@ -37,7 +37,7 @@ def _test_data(dataset, batch_size, binarize, seed, max_examples):
 def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_size=256,
              binarize="auto", seed=0, classifier=None, feature_model=None,
              disentanglement_examples=10_000, history=None, projection="pca", verbose=True,
-             log=print):
+             log=print, dci_estimator="gbt"):
     """Evaluates ``model`` on the test split of ``dataset`` and writes the results.
 
     Under ``output``: ``metrics.json``; ``report.md`` showing the numbers and pictures;
@@ -68,6 +68,9 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
         classifier: A Keras classifier of the images, for conditional models.
         feature_model: A Keras model whose outputs are features, for the Fréchet distance.
         disentanglement_examples: Observations for the disentanglement metrics (shapes).
+        dci_estimator: The DCI classifier: ``"gbt"`` (disentanglement_lib's; minutes on
+            10,000 shapes observations) or ``"forest"`` (fast; see
+            :func:`keras_vae.evaluation.dci`).
         history: A training history (``history.csv``, TensorBoard folder, History) for the
             curves (``keras-vae evaluate`` passes the ``history.csv`` of a train folder).
         projection: How the latent scatter maps more than 2 dimensions to 2: ``"pca"`` or
@@ -116,7 +119,7 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
             log(f"Disentanglement metrics ({disentanglement_examples} observations) ...")
             metrics["disentanglement"] = disentanglement.disentanglement_report(
                 disentanglement.ShapesGroundTruth(), disentanglement.representation(model),
-                num_examples=disentanglement_examples, seed=seed)
+                num_examples=disentanglement_examples, seed=seed, dci_estimator=dci_estimator)
         label = int(y[0]) if conditional else None
         paths["traversals"] = plotting.save_traversals(
             os.path.join(output, "traversals.png"), model, x[0], kl, max_dims=10, label=label)
