@@ -32,6 +32,30 @@ def test_nearest_code_matches_brute_force():
     np.testing.assert_allclose(vq.lookup(out["codes"]).numpy(), codebook[brute])
 
 
+@pytest.mark.parametrize("scale", [1e2, 1e3, 1e4])
+@pytest.mark.parametrize("layout", ["cluster far from the origin", "spread codebook"])
+def test_nearest_code_is_exact_at_any_magnitude(scale, layout):
+    # float64 brute force on the float32 values: the expanded |x|^2 - 2x.e + |e|^2 form
+    # alone picks a wrong code for a quarter of these vectors at 1e3
+    rng = np.random.default_rng(0)
+    num_codes, dim = 64, 8
+    if layout == "spread codebook":
+        codes = scale * rng.normal(size=(num_codes, dim))
+        x = codes[rng.integers(0, num_codes, 2000)] + rng.normal(size=(2000, dim))
+    else:
+        centre = scale * rng.normal(size=(1, dim))
+        codes = centre + rng.normal(size=(num_codes, dim))
+        x = centre + rng.normal(size=(2000, dim))
+    quantizer = VectorQuantizer(num_codes, dim, ema_decay=None)
+    quantizer.build((None, dim))
+    quantizer.embeddings.assign(codes.astype("float32"))
+    x = x.astype("float32")
+    distances = ((x.astype("float64")[:, None] - codes.astype("float32")[None]) ** 2).sum(-1)
+    got = quantizer.nearest(tf.constant(x)).numpy()
+    rows = np.arange(len(x))
+    np.testing.assert_array_equal(distances[rows, got], distances.min(axis=1))
+
+
 def test_straight_through_passes_the_gradient_unchanged():
     vq = quantizer_with(np.eye(3))
     z = tf.constant(np.random.default_rng(1).normal(size=(2, 2, 2, 3)).astype("float32"))
