@@ -59,6 +59,11 @@ class Flow(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape, input_shape[:1]
 
+    def compute_output_spec(self, z):
+        # float32 under any dtype policy (a mixed policy would autocast the weights in `call`,
+        # hence the casts of the steps)
+        return (keras.KerasTensor(z.shape, "float32"), keras.KerasTensor(z.shape[:1], "float32"))
+
     def get_config(self):
         return {**super().get_config(), "num_steps": self.num_steps, "seed": self.seed}
 
@@ -94,7 +99,7 @@ class Planar(Flow):
         self.b = self.add_weight(shape=(self.num_steps,), initializer="zeros", name="b")
 
     def step(self, k, z):
-        u, w, b = self.u[k], self.w[k], self.b[k]
+        u, w, b = (tf.cast(v, tf.float32) for v in (self.u[k], self.w[k], self.b[k]))
         wu = tf.reduce_sum(w * u)
         u_hat = u + (tf.nn.softplus(wu) - 1.0 - wu) * w / (tf.reduce_sum(w * w) + 1e-12)
         h = tf.tanh(tf.linalg.matvec(z, w) + b)
@@ -170,8 +175,9 @@ class IAF(Flow):
         layers = len(self.masks)
         h = z
         for i in range(layers):
-            h = tf.matmul(h, self.kernels[k * layers + i] * tf.constant(self.masks[i])) \
-                + self.biases[k * layers + i]
+            kernel = tf.cast(self.kernels[k * layers + i], tf.float32)
+            h = tf.matmul(h, kernel * tf.constant(self.masks[i])) \
+                + tf.cast(self.biases[k * layers + i], tf.float32)
             if i < layers - 1:
                 h = tf.nn.relu(h)
         m, s = tf.split(h, 2, axis=-1)

@@ -137,11 +137,13 @@ def test_perplexity_of_uniform_and_one_hot_usage():
     stats = kv.evaluation.codebook_stats([5, 5, 0, 0])
     assert stats == {"codebook_usage": 0.5, "perplexity": 2.0, "entropy_bits": 1.0,
                      "codes_used": 2, "num_embeddings": 4}
-    # The layer reports them for the batch.
+    # The layer computes them for a batch of codes; its outputs are per example only.
     vq = quantizer_with([[0.0], [1.0], [2.0], [3.0]])
-    out = vq(np.array([[[0.0], [1.0], [2.0], [3.0]]], "float32"))
-    assert float(out["perplexity"]) == pytest.approx(4.0)
-    assert float(out["codebook_usage"]) == 1.0
+    out = vq(np.array([[[0.0], [1.0], [2.0], [3.0]], [[0.0], [0.0], [0.0], [0.0]]], "float32"))
+    assert all(value.shape[0] == 2 for value in out.values())
+    perplexity, usage = vq.batch_statistics(out["codes"])
+    assert float(usage) == 1.0 and float(perplexity) == pytest.approx(
+        np.exp(-(5 / 8 * np.log(5 / 8) + 3 * (1 / 8) * np.log(1 / 8))))
 
 
 def test_kmeans_initialisation_finds_the_clusters():

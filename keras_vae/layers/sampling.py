@@ -70,6 +70,9 @@ class Sampling(SeededLayer):
         Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
     """
 
+    #: The input shapes to ``build`` a Sampling layer for any batch and width.
+    ANY_PAIR = ((None, None), (None, None))
+
     def call(self, inputs):
         mean, log_var = inputs
         if tuple(mean.shape) != tuple(log_var.shape):

@@ -80,9 +80,10 @@ class VectorQuantizer(keras.layers.Layer):
         training: Update the EMA codebook and dead-code counters (training only).
 
     Returns:
-        A dict: ``quantized`` (like ``inputs``), ``codes`` (int32, ``inputs.shape[:-1]``),
-        ``codebook_loss``, ``commitment_loss``, ``vq_loss`` (``[batch]`` each), ``perplexity``
-        and ``codebook_usage`` (scalars over the batch, across replicas).
+        A dict of per-example outputs: ``quantized`` (like ``inputs``), ``codes`` (int32,
+        ``inputs.shape[:-1]``), ``codebook_loss``, ``commitment_loss``, ``vq_loss``
+        (``[batch]`` each). The batch's perplexity and usage come from
+        :meth:`batch_statistics`.
 
     Example:
 
@@ -219,10 +220,9 @@ class VectorQuantizer(keras.layers.Layer):
         else:
             codebook_loss = tf.stop_gradient(codebook_loss)
 
-        one_hot = tf.one_hot(flat_codes, self.num_embeddings, dtype=tf.float32)
-        counts = all_reduce_sum(tf.reduce_sum(one_hot, axis=0))
-        perplexity, usage = code_statistics(counts)
         if training:
+            one_hot = tf.one_hot(flat_codes, self.num_embeddings, dtype=tf.float32)
+            counts = all_reduce_sum(tf.reduce_sum(one_hot, axis=0))
             sums = None
             if self.ema_decay is not None:
                 sums = all_reduce_sum(tf.matmul(one_hot, flat, transpose_a=True))
@@ -235,9 +235,14 @@ class VectorQuantizer(keras.layers.Layer):
             "codebook_loss": codebook_loss,
             "commitment_loss": commitment_loss,
             "vq_loss": vq_loss,
-            "perplexity": perplexity,
-            "codebook_usage": usage,
         }
+
+    def batch_statistics(self, codes):
+        """``(perplexity, codebook_usage)`` of a batch of code grids (int, any shape), over
+        the global batch under a strategy: batch statistics, which a model reports through
+        its metrics (the layer's own outputs are per example)."""
+        one_hot = tf.one_hot(tf.reshape(codes, [-1]), self.num_embeddings, dtype=tf.float32)
+        return code_statistics(all_reduce_sum(tf.reduce_sum(one_hot, axis=0)))
 
     # ------------------------------------------------------------------ codebook updates
     def _update_codebook(self, counts, sums, flat):
@@ -290,7 +295,6 @@ class VectorQuantizer(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, training=False):
         batch = inputs.shape[0]
-        scalar = keras.KerasTensor((), "float32")
         per_example = keras.KerasTensor((batch,), "float32")
         return {
             "quantized": keras.KerasTensor(inputs.shape, inputs.dtype),
@@ -298,8 +302,6 @@ class VectorQuantizer(keras.layers.Layer):
             "codebook_loss": per_example,
             "commitment_loss": per_example,
             "vq_loss": per_example,
-            "perplexity": scalar,
-            "codebook_usage": scalar,
         }
 
     def get_config(self):

@@ -113,6 +113,7 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
         # saved with the model like the reparameterization noise.
         self.prior_sampling = Sampling(seed=None if self.seed is None else self.seed + 2,
                                        name="prior_sampling")
+        self.prior_sampling.build(Sampling.ANY_PAIR)
         self.init_adversary(self.latent_dim + self.condition_width(), discriminator,
                             discriminator_units,
                             discriminator_optimizer or DISCRIMINATOR_OPTIMIZER)

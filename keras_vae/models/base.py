@@ -434,6 +434,7 @@ class BaseVAE(BaseAutoencoder):
         if prior is not None:
             prior.build_for(self)
         self.sampling = Sampling(seed=seed, name="sampling")
+        self.sampling.build(Sampling.ANY_PAIR)  # built before loading restores its state
         self.finish_init()
 
     # ------------------------------------------------------------------ construction

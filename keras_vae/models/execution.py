@@ -2,7 +2,8 @@
 ``"auto"`` by default) and the graph/XLA split that keeps input checks alive under XLA.
 
 This is the one module that touches private Keras and TensorFlow APIs; each touch is listed
-in :data:`PRIVATE_APIS`, and ``tests/test_execution.py`` fails the day one of them changes.
+in :data:`PRIVATE_APIS`; ``tests/test_composable.py`` fails the day one of them changes,
+and ``.ci/oldest`` runs it with the oldest Keras and TensorFlow that setup.cfg allows.
 """
 
 import inspect

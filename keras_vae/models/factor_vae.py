@@ -64,6 +64,7 @@ class FactorVAE(Adversary, BaseVAE):
         super().__init__(input_shape, **kwargs)
         self.permute = PermuteDims(seed=None if self.seed is None else self.seed + 1,
                                    name="permute_dims")
+        self.permute.build((None, None))
         self.init_adversary(self.latent_dim, discriminator, discriminator_units,
                             discriminator_optimizer or DISCRIMINATOR_OPTIMIZER)
 

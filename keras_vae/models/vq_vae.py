@@ -146,6 +146,7 @@ class VQVAE(BaseAutoencoder):
         logits = self.decoder(vq["quantized"], training=training)
         rec = self.reconstruction_nll(x, logits)
         kl = tf.fill(tf.shape(rec), tf.constant(self.constant_kl, rec.dtype))
+        perplexity, usage = self.quantizer.batch_statistics(vq["codes"])
         return {
             "loss": rec + vq["vq_loss"],
             "reconstruction_loss": rec,
@@ -154,8 +155,8 @@ class VQVAE(BaseAutoencoder):
             "vq_loss": vq["vq_loss"],
             "codebook_loss": vq["codebook_loss"],
             "commitment_loss": vq["commitment_loss"],
-            "perplexity": vq["perplexity"],
-            "codebook_usage": vq["codebook_usage"],
+            "perplexity": perplexity,
+            "codebook_usage": usage,
         }
 
     def training_variables(self):
