@@ -191,6 +191,7 @@ def test_disentanglement_report_on_shapes_runs_on_a_model():
         num_examples=400, sampled_points=(40, 20), batch_size=8)
     for name in ("mig", "beta_vae_score", "factor_vae_score", "dci_disentanglement", "sap"):
         assert 0.0 <= report[name] <= 1.0, name
+    assert report["dci_estimator"] == "gbt"  # disentanglement_lib's, by default
 
 
 def test_frechet_distance_known_values():
