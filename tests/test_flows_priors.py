@@ -110,7 +110,11 @@ def test_a_standard_normal_mixture_and_an_identity_flow_give_the_plain_bound():
     terms = model.compute_terms(tf.constant(np.repeat(x[:1], 4000, axis=0)))
     analytic = losses.gaussian_kl(terms["mean"][:1], terms["log_var"][:1])
     assert terms["kl_per_dim"].shape == (4000, 1)
-    np.testing.assert_allclose(np.mean(terms["kl_per_dim"]), float(analytic[0]), atol=0.05)
+    # within 4 standard errors of the 4,000-draw mean (about 0.03 to 0.04 nats here; a fixed
+    # 0.05 failed by chance for networks drawn from other global seeds)
+    draws = np.asarray(terms["kl_per_dim"])[:, 0]
+    np.testing.assert_allclose(draws.mean(), float(analytic[0]),
+                               atol=4 * draws.std() / np.sqrt(len(draws)))
 
 
 def test_vamp_prior_is_the_mixture_of_the_encoder_at_its_pseudo_inputs():
