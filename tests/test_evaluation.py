@@ -211,7 +211,14 @@ def test_sample_frechet_distance_uses_the_feature_model():
     model = kv.VAE(input_shape=(4, 4, 1), latent_dim=2, hidden_units=(8,), seed=0)
     features = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten()])
     distance = kv.evaluation.sample_frechet_distance(model, X, features, num_samples=64)
-    assert distance > 0.0
+    samples = np.asarray(model.sample(64, seed=0)).reshape(64, -1)
+    expected = kv.evaluation.frechet_distance(np.asarray(X).reshape(len(X), -1), samples)
+    assert distance == pytest.approx(expected, rel=1e-5) and distance > 1e-3
+    doubled = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                                keras.layers.Rescaling(2.0)])
+    # features scaled by 2 scale the squared distance by 4: the feature model is used
+    assert kv.evaluation.sample_frechet_distance(model, X, doubled, num_samples=64) == \
+        pytest.approx(4 * distance, rel=1e-4)
 
 
 def test_conditional_accuracy_counts_requested_classes():

@@ -23,10 +23,8 @@ def test_every_tutorial_is_listed_in_the_readme():
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_tutorial_runs_in_quick_mode(name, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_VAE_MNIST", execute.MNIST)
-    # Raises CellExecutionError, naming the cell and its traceback, on any error.
+    # Raises CellExecutionError, naming the cell and its traceback, on any error (a failed
+    # assert of a notebook's own figures included).
     notebook = execute.execute(os.path.join(TUTORIALS, name), quick=True, workdir=str(tmp_path))
-    errors = [o for cell in notebook.cells if cell.cell_type == "code"
-              for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
     assert any(o.get("output_type") in ("stream", "display_data", "execute_result")
                for cell in notebook.cells for o in cell.get("outputs", []))
