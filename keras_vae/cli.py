@@ -634,8 +634,6 @@ def _export(args):
 
 
 def _evaluate(args):
-    import keras
-
     from keras_vae import evaluation
     from keras_vae import training
 
@@ -649,7 +647,7 @@ def _evaluate(args):
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"No such model file for --{flag.replace('_', '-')}: "
                                         f"{path}")
-            extras[flag] = keras.models.load_model(path)
+            extras[flag] = training.load_model_file(path)
     result = evaluation.evaluate(
         model, args.dataset, out, nll_samples=args.nll_samples, max_examples=args.max_examples,
         batch_size=args.batch_size, binarize=None if args.binarize == "none" else args.binarize,
@@ -708,6 +706,9 @@ def _error_line(err):
         return 2, " ".join(str(err).split())
     import tensorflow as tf
 
+    if isinstance(err, (tf.errors.NotFoundError, tf.errors.FailedPreconditionError,
+                        tf.errors.PermissionDeniedError, tf.errors.AlreadyExistsError)):
+        return 2, " ".join(str(err.message).split())  # TensorFlow's file errors
     if isinstance(err, tf.errors.InvalidArgumentError):
         text = str(err.message)
         found = re.search(r"assertion failed: \[(.*?)\] \[", text)

@@ -414,6 +414,16 @@ def run_options(cls, kind, **given):
     return options
 
 
+def load_model_file(path):
+    """``keras.models.load_model(path)``; a file that is not a Keras model (or one of a class
+    not registered) raises a ValueError naming the file."""
+    try:
+        return keras.models.load_model(path)
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} cannot be loaded as a Keras model "
+                         f"({type(err).__name__}: {err})") from err
+
+
 def load_trained(path):
     """Loads a model from a ``.keras`` file, a ``keras-vae train`` output folder
     (``model.keras``) or a checkpoint folder (``last.keras``).
@@ -430,11 +440,7 @@ def load_trained(path):
     ]
     for candidate in candidates:
         if os.path.isfile(candidate):
-            try:
-                return keras.models.load_model(candidate)
-            except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
-                raise ValueError(f"{candidate} cannot be loaded as a Keras model "
-                                 f"({type(err).__name__}: {err})") from err
+            return load_model_file(candidate)
     raise FileNotFoundError(
         f"No model at {path}: expected a .keras file, or a folder holding model.keras "
         "(a keras-vae train output) or last.keras (a checkpoint folder)."

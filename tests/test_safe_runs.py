@@ -5,6 +5,7 @@ checks."""
 import hashlib
 import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -167,6 +168,15 @@ def test_os_errors_are_one_line(tiny_npz, tmp_path, capsys):
     assert cli.main(["train", "--dataset", tiny_npz, "--output", out, *TINY]) == 0
     code, line = _cli_error(capsys, "export", out, "--output", str(blocker / "exports"))
     assert code == 2 and str(blocker) in line
+    not_a_model = tmp_path / "features.keras"
+    with zipfile.ZipFile(not_a_model, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    code, line = _cli_error(capsys, "evaluate", out, "--dataset", tiny_npz, "--nll-samples", "0",
+                            "--feature-model", str(not_a_model))
+    assert code == 2 and "features.keras cannot be loaded as a Keras model" in line
+    code, line = _cli_error(capsys, "tune", "--dataset", tiny_npz, "--max-trials", "1",
+                            "--epochs", "1", "--output", str(blocker / "search"))
+    assert code == 2 and "not a directory" in line
 
 
 def test_kv_training_is_reachable_from_the_package():
