@@ -72,7 +72,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--dci-estimator", choices=("gbt", "forest"), default="gbt",
+    from keras_vae.evaluation.disentanglement import DCI_ESTIMATORS
+
+    parser.add_argument("--dci-estimator", choices=DCI_ESTIMATORS, default="gbt",
                         help="gbt: disentanglement_lib's (default; minutes per model), "
                         "forest: fast, comparable only within this table")
     parser.add_argument("--threads", type=int, default=None,

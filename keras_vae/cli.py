@@ -30,6 +30,12 @@ def _likelihoods():
     return LIKELIHOODS
 
 
+def _dci_estimators():
+    from keras_vae.evaluation.disentanglement import DCI_ESTIMATORS
+
+    return DCI_ESTIMATORS
+
+
 def _architectures():
     from keras_vae.networks import ARCHITECTURES
 
@@ -347,7 +353,7 @@ def build_parser():
                    help="a .keras feature extractor: Frechet distance of samples to test images")
     v.add_argument("--disentanglement-examples", type=_positive_int, default=10_000,
                    help="observations for the disentanglement metrics (shapes only)")
-    v.add_argument("--dci-estimator", choices=("gbt", "forest"), default="gbt",
+    v.add_argument("--dci-estimator", choices=_dci_estimators(), default="gbt",
                    help="shapes: the DCI classifier, gbt (default: gradient-boosted trees, "
                    "disentanglement_lib's, comparable with published figures; minutes) or "
                    "forest (a fast random forest; its figures compare only with each other)")
