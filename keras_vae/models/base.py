@@ -260,6 +260,12 @@ class BaseAutoencoder(ObjectiveModel):
             pictures["samples"] = samples
         return pictures
 
+    def sample_condition_spec(self):
+        """The ``TensorSpec`` of what :meth:`sample` (and the exported ``sample``) takes in
+        place of ``num``: a conditional model's labels or condition vectors; ``None`` when it
+        takes a number."""
+        return None
+
     def preview_samples(self, seed, title, conditions=None):
         """``(images, ncols, caption)`` of samples for the pictures (``conditions``: the test
         batch's), or ``None``."""
@@ -844,6 +850,9 @@ class BaseVAE(BaseAutoencoder):
         """The ``TensorSpec`` of the condition input of the signatures (``None``: the model
         is unconditional)."""
         return None
+
+    def sample_condition_spec(self):
+        return self.condition_spec()
 
     def serving_endpoints(self):
         """Serving signatures: ``{name: (function, input_signature)}``, the default first.

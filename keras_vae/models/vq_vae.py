@@ -383,7 +383,7 @@ class VQVAE(BaseAutoencoder):
                     codes = self.prior.sample_codes(tf.shape(label)[0], seed, label)
                     return {"x_mean": self.decode(codes)}
 
-                spec = [tf.TensorSpec((None,), tf.int32, name="label"), seed]
+                spec = [self.sample_condition_spec(), seed]
             else:
                 def sample(num, seed):
                     num = after_checks(
@@ -393,6 +393,11 @@ class VQVAE(BaseAutoencoder):
                 spec = [tf.TensorSpec((), tf.int32, name="num"), seed]
             endpoints["sample"] = (sample, spec)
         return endpoints
+
+    def sample_condition_spec(self):
+        if self.prior is None or not self.prior.conditional:
+            return None
+        return tf.TensorSpec((None,), tf.int32, name="label")
 
     def export_metadata(self):
         return {
