@@ -12,29 +12,58 @@ from keras_vae import outputs
 
 STATE_FILE = "state.json"
 CHECKPOINT_FILE = "last.keras"
+#: The checkpoint of the best epoch by validation loss (:class:`EpochCheckpoint`).
+BEST_FILE = "best.keras"
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves the whole model (weights, optimizer, schedule step) after every epoch.
+    """Saves the whole model (weights, optimizer, schedule step) after every epoch, and keeps
+    the best epoch by a validation metric.
 
     Writes ``<directory>/last.keras`` and ``<directory>/state.json`` (``{"epoch": completed
-    epochs, "step": optimizer step}``), each replaced atomically, so an interrupted run can
-    resume with :func:`load_checkpoint` from the last completed epoch.
+    epochs, "step": optimizer step, "best_epoch", "best": the best value of ``monitor``}``),
+    each replaced atomically, so an interrupted run can resume with :func:`load_checkpoint`
+    from the last completed epoch; and ``<directory>/best.keras`` whenever ``monitor``
+    improves on every earlier epoch. A ``state.json`` already in the folder (a run being
+    resumed) continues its record of the best epoch.
+
+    ``best.keras`` is the model at the end of its epoch of ``fit``: what a run does after
+    ``fit`` (a VQ-VAE's prior over its codes) is in the final model only.
 
     Args:
         directory: Folder for the checkpoint (created if missing).
+        monitor: The metric of the best epoch (lower is better; default the validation
+            loss). An epoch without it, or with a non-finite value, is never the best.
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, monitor="val_loss"):
         super().__init__()
         self.directory = os.fspath(directory)
+        self.monitor = monitor
+        self.best = None
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        state_path = os.path.join(self.directory, STATE_FILE)
+        if os.path.isfile(state_path):
+            with open(state_path) as f:
+                state = json.load(f)
+            self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, CHECKPOINT_FILE)
         with outputs.replacing(path) as tmp:
             self.model.save(tmp)
-        state = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy())}
+        value = (logs or {}).get(self.monitor)
+        value = None if value is None else float(np.asarray(value))
+        if value is not None and math.isfinite(value) and (self.best is None or
+                                                            value < self.best):
+            with outputs.replacing(os.path.join(self.directory, BEST_FILE)) as tmp:
+                self.model.save(tmp)
+            self.best, self.best_epoch = value, epoch + 1
+        state = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy()),
+                 "best_epoch": self.best_epoch, "best": self.best, "monitor": self.monitor}
         outputs.write_json(os.path.join(self.directory, STATE_FILE), state)
 
 
@@ -130,6 +159,56 @@ class HistoryCSV(keras.callbacks.Callback):
         self.rows.append(row)
         names = sorted({k for r in self.rows for k in r} - {"epoch"})
         outputs.write_csv(self.path, self.rows, ["epoch", *names])
+
+
+class ImageLogger(keras.callbacks.Callback):
+    """Writes pictures of the model to TensorBoard (its Images tab) after every ``every``
+    epochs: reconstructions of a fixed batch, samples drawn with a fixed seed (so epochs
+    compare) and, for a Gaussian latent, traversals of the batch's first image ordered by
+    KL (:func:`keras_vae.plotting.previews.run_pictures`). A model whose data are not images
+    in [0, 1] gets none.
+
+    Args:
+        log_dir: TensorBoard folder; the pictures go to ``<log_dir>/images``.
+        batch: The data pictured, ``x`` or ``(x, labels)`` (e.g. the first validation batch).
+        seed: Seed of the samples.
+        every: Epochs between pictures.
+        traversals: Also write traversals.
+    """
+
+    def __init__(self, log_dir, batch, seed=0, every=1, traversals=True):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be a positive integer. Received: every={every!r}")
+        self.log_dir = os.path.join(os.fspath(log_dir), "images")
+        self.batch = batch
+        self.seed = seed
+        self.every = every
+        self.traversals = traversals
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        from keras_vae.plotting import grids
+        from keras_vae.plotting import previews
+
+        if (epoch + 1) % self.every or not previews.shows_images(self.model):
+            return
+        pictures = previews.run_pictures(self.model, self.batch, self.seed,
+                                         f"epoch {epoch + 1}", self.traversals)
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(self.log_dir)
+        with self.writer.as_default(step=epoch + 1):
+            for name, (images, ncols, caption, *_) in pictures.items():
+                tf.summary.image(name, grids.image_grid(images, ncols)[None],
+                                 description=caption)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 class NonFiniteLossError(ValueError):

@@ -10,6 +10,8 @@ import os
 import re
 import sys
 
+import numpy as np
+
 
 def _model_kinds():
     """The registered model kinds (:data:`keras_vae.models.MODEL_KINDS`)."""
@@ -119,6 +121,28 @@ def _spec(module_name):
             raise argparse.ArgumentTypeError(str(err)) from None
         return text
     return parse
+
+
+def _label_list(text):
+    parts = [v.strip() for v in text.split(",") if v.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected labels (integers >= 0), got {text!r}")
+    return tuple(_parse_number(v, int, 0, "labels (integers >= 0)") for v in parts)
+
+
+#: What ``keras-vae sample`` writes, by the extension of ``--out``.
+SAMPLE_FORMATS = (".png", ".npz")
+#: ``keras-vae sample``'s default count: unconditional samples, and samples per label or
+#: condition vector (a row each).
+SAMPLE_NUM = 64
+SAMPLE_NUM_PER_CONDITION = 8
+
+
+def _sample_file(text):
+    if os.path.splitext(text)[1].lower() not in SAMPLE_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"expected a file ending in {' or '.join(SAMPLE_FORMATS)}, got {text!r}")
+    return text
 
 
 def _int_list_or_none(text):
@@ -283,6 +307,9 @@ def build_parser():
                    help="train into an --output that holds an earlier run's results, "
                    "replacing them (they are restored if this run fails); without it, or "
                    "--resume, such a folder is refused")
+    t.add_argument("--no-image-logs", action="store_true",
+                   help="do not write reconstructions, samples and traversals to TensorBoard "
+                   "after every epoch")
     t.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"),
                    default="auto",
                    help="tf.distribute strategy (default auto: TPU if configured, multi-worker "
@@ -362,6 +389,32 @@ def build_parser():
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--out", default=None, help="default: <model folder>/evaluation/")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    s = sub.add_parser(
+        "sample",
+        help="draw samples from a trained model or a SavedModel export",
+        description="Draw examples from the prior of a trained model (a .keras file, a train "
+        "output or checkpoint folder) or of a SavedModel export (a version folder, or a "
+        "folder of versions: the newest), and write them as a PNG grid or an .npz file.",
+    )
+    s.add_argument("model", help="a .keras file, a train output or checkpoint folder, or a "
+                   "SavedModel export")
+    s.add_argument("--num", type=_positive_int, default=None,
+                   help=f"samples (default {SAMPLE_NUM}); with --label or --condition, per "
+                   f"label or condition (default {SAMPLE_NUM_PER_CONDITION}), one row each")
+    s.add_argument("--label", type=_label_list, default=None,
+                   help="class-conditional models: comma-separated labels (default: every "
+                   "class, a row each)")
+    s.add_argument("--condition", action="append", default=None,
+                   help="condition-vector models: one vector of comma-separated numbers "
+                   "(repeat the flag for more), or a .npy file of rows")
+    s.add_argument("--temperature", type=_non_negative_float, default=1.0,
+                   help="multiplies the prior's standard deviation (default 1; a .keras "
+                   "model only: an export samples at 1)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, type=_sample_file,
+                   help="FILE.png (an image grid) or FILE.npz (the arrays: x, and labels or "
+                   "conditions)")
 
     e = sub.add_parser(
         "export",
@@ -536,6 +589,7 @@ def _train(args, parser):
         mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
         backup=not args.no_backup,
         overwrite=args.overwrite,
+        image_logs=not args.no_image_logs,
     )
     val = result["metrics"]["validation"]
     paths = result["paths"]
@@ -546,8 +600,13 @@ def _train(args, parser):
     print("\nValidation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
     print(f"Model:        {paths['model']}")
     print(f"Checkpoints:  {paths['checkpoints']}  (continue with --resume)")
-    pictures = [paths[k] for k in ("reconstructions", "samples", "codebook") if k in paths]
-    print(f"Pictures:     {', '.join(pictures)}")
+    if "best" in paths:
+        best = result["metrics"]["best_epoch"]
+        print(f"Best epoch:   {paths['best']}  (epoch {best['epoch']}, "
+              + ", ".join(f"{k} {v:.3f}" for k, v in best.items() if k != "epoch") + ")")
+    pictures = [paths[k] for k in (*training.PICTURES, "codebook") if k in paths]
+    if pictures:
+        print(f"Pictures:     {', '.join(pictures)}")
     print(f"Logs:         {paths['logs']}  (tensorboard --logdir {paths['logs']})")
     print(f"Metrics:      {paths['metrics']}, {paths['history']}")
     if "saved_model" in paths:
@@ -639,6 +698,82 @@ def _export(args):
     return 0
 
 
+def _sample_conditions(model, args, parser):
+    """``(what model.sample takes, the conditions drawn for, samples per row)`` from the flags,
+    checked against what the model's ``sample`` takes."""
+    spec = model.sample_condition_spec()
+    what = None if spec is None else spec.name
+    if what != "label" and args.label is not None:
+        parser.error("--label applies to class-conditional models; this one samples from "
+                     + ("condition vectors (--condition)" if what else "no label"))
+    if what != "condition" and args.condition is not None:
+        parser.error("--condition applies to condition-vector models; this one samples from "
+                     + ("labels (--label)" if what else "no condition"))
+    if what is None:
+        num = args.num or SAMPLE_NUM
+        return num, None, None
+    per_row = args.num or SAMPLE_NUM_PER_CONDITION
+    if what == "label":
+        num_classes = model.export_metadata().get("num_classes")
+        labels = args.label if args.label is not None else tuple(range(num_classes))
+        bad = [v for v in labels if v >= num_classes]
+        if bad:
+            parser.error(f"--label {bad[0]} is outside the model's classes 0-{num_classes - 1}")
+        rows = np.repeat(np.asarray(labels, np.int32), per_row)
+        return rows, rows, per_row
+    width = spec.shape[-1]
+    if args.condition is None:
+        parser.error(f"this model samples from condition vectors of {width} numbers: pass "
+                     "--condition (comma-separated numbers, or a .npy file of rows)")
+    vectors = []
+    for text in args.condition:
+        if text.endswith(".npy"):
+            values = np.load(text)
+            values = values[None] if values.ndim == 1 else values
+        else:
+            try:
+                values = np.asarray([[float(v) for v in text.split(",")]])
+            except ValueError:
+                parser.error(f"--condition expects comma-separated numbers or a .npy file, "
+                             f"got {text!r}")
+        if values.ndim != 2 or values.shape[1] != width or not np.all(np.isfinite(values)):
+            parser.error(f"--condition {text}: expected rows of {width} finite numbers, got "
+                         f"shape {values.shape}")
+        vectors.append(values.astype(np.float32))
+    rows = np.repeat(np.concatenate(vectors), per_row, axis=0)
+    return rows, rows, per_row
+
+
+def _sample(args, parser):
+    from keras_vae import outputs
+    from keras_vae import plotting
+    from keras_vae import training
+
+    model = training.load_model_or_export(args.model)
+    request, conditions, per_row = _sample_conditions(model, args, parser)
+    images = np.asarray(model.sample(request, seed=args.seed, temperature=args.temperature))
+    if args.out.lower().endswith(".png"):
+        if len(model.data_shape) != 3 or model.data_range != "unit":
+            raise ValueError(f"The model's data (shape {tuple(model.data_shape)}, range "
+                             f"{model.data_range}) is not images in [0, 1]: write the samples "
+                             "to an .npz file instead.")
+        title = f"{len(images)} samples, temperature {args.temperature:g}, seed {args.seed}"
+        if conditions is not None:
+            title += f", a row per {model.sample_condition_spec().name}"
+        plotting.save_image_grid(args.out, images, ncols=per_row, title=title)
+    else:
+        arrays = {"x": images, "seed": np.int64(args.seed),
+                  "temperature": np.float64(args.temperature)}
+        if conditions is not None:
+            arrays[model.sample_condition_spec().name + "s"] = conditions
+        folder = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(folder, exist_ok=True)
+        with outputs.replacing(args.out) as tmp:
+            np.savez(tmp, **arrays)
+    print(f"Samples: {args.out} ({len(images)} from {args.model})")
+    return 0
+
+
 def _evaluate(args):
     from keras_vae import evaluation
     from keras_vae import training
@@ -688,6 +823,8 @@ def main(argv=None):
             return _export(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "sample":
+            return _sample(args, parser)
         if args.command == "tune":
             return _tune(args, parser)
     except Exception as err:  # one line for every error a user can cause, never a traceback

@@ -23,6 +23,7 @@ from keras_vae import outputs
 from keras_vae import plotting
 from keras_vae.models import build_model
 from keras_vae.models import model_class
+from keras_vae.plotting import previews
 
 #: Steps per epoch used for the shapes dataset when none is given (a full pass is 727,280
 #: images, far more than a quick run needs).
@@ -104,14 +105,19 @@ def train(
     backup=True,
     callbacks=None,
     overwrite=False,
+    image_logs=True,
     log=print,
 ):
     """Trains a model end to end and writes everything a user looks at.
 
     Under ``output`` (default ``saved_models/<model>/``) it writes ``model.keras``,
-    ``checkpoints/`` (the last completed epoch, for ``resume=True``), ``logs/``
-    (TensorBoard), ``history.csv``, ``metrics.json``, ``reconstructions.png`` and
-    ``samples.png`` (a VQ-VAE also ``codebook_usage.png``), and (unless ``export=False``) a
+    ``checkpoints/`` (``last.keras``, the last completed epoch, for ``resume=True``, and
+    ``best.keras``, the epoch of the lowest validation loss), ``logs/`` (TensorBoard: curves
+    and, with ``image_logs``, pictures each epoch), ``history.csv``, ``metrics.json``
+    (with the best epoch), and for images in [0, 1] ``reconstructions.png``, ``samples.png``
+    and, for a Gaussian latent, ``traversals.png`` (most KL first) and
+    ``kl_per_dimension.png`` (a VQ-VAE writes ``codebook_usage.png``), and (unless
+    ``export=False``) a
     SavedModel version folder ``<output>/<n>/`` with serving signatures (see
     :mod:`keras_vae.export`). While training, ``backup/`` holds the state of the last
     completed epoch: if the run is interrupted, the same call resumes it (see ``backup``).
@@ -154,6 +160,8 @@ def train(
             (non-chief workers: ``output/backup-<task>``) and resume from it when one is
             there. It is deleted when training finishes.
         callbacks: More Keras callbacks for ``fit``.
+        image_logs: Write reconstructions, samples and traversals of the first validation
+            batch to TensorBoard after every epoch (:class:`keras_vae.callbacks.ImageLogger`).
         overwrite: Train into an ``output`` that holds an earlier run's results. Without it
             (or ``resume``) such a folder is refused. The earlier files are kept aside in
             ``output/.previous/`` while the run goes, and restored if it fails; earlier
@@ -199,7 +207,7 @@ def train(
                 model, dataset, run_output, output, epochs, steps_per_epoch,
                 validation_steps, batch_size, learning_rate, binarize, seed, resume, verbose,
                 model_kwargs, export, prior_epochs, class_prior, kmeans_init, strategy, chief,
-                backup_dir if backup else None, settings, callbacks or [], log)
+                backup_dir if backup else None, settings, callbacks or [], image_logs, log)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
         if not chief:
@@ -279,7 +287,7 @@ def _claim_output(output, backup_dir, settings, resume, overwrite, chief):
 def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, validation_steps,
            batch_size, learning_rate, binarize, seed, resume, verbose, model_kwargs, export,
            prior_epochs, class_prior, kmeans_init, strategy, chief, backup_dir, settings,
-           callbacks, log):
+           callbacks, image_logs, log):
     ckpt_dir = os.path.join(output, "checkpoints")
     cls = model_class(model)[0]
     conditional = cls.needs_labels
@@ -326,15 +334,19 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         "logs": os.path.join(output, "logs"),
         "history": os.path.join(output, "history.csv"),
         "metrics": os.path.join(output, "metrics.json"),
-        "reconstructions": os.path.join(output, "reconstructions.png"),
-        "samples": os.path.join(output, "samples.png"),
     }
+    if previews.shows_images(vae):  # the pictures of a run, where they apply
+        paths.update({name: os.path.join(output, f"{name}.png") for name in PICTURES})
     run_callbacks += [
         kv_callbacks.EpochCheckpoint(ckpt_dir),
         keras.callbacks.TensorBoard(paths["logs"]),
         kv_callbacks.HistoryCSV(paths["history"], append=resume or restoring),
         *callbacks,
     ]
+    if image_logs and previews.shows_images(vae):
+        run_callbacks.append(kv_callbacks.ImageLogger(paths["logs"],
+                                                      next(iter(val_ds.take(1))), seed=seed))
+    best = os.path.join(ckpt_dir, kv_callbacks.BEST_FILE)
     history = None
     if initial_epoch < epochs:
         history = vae.fit(
@@ -364,7 +376,8 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         val_ds.take(validation_steps) if validation_steps else val_ds)
     for name, (filename, draw) in pictures.items():
         paths[name] = draw(os.path.join(output, filename), split="validation")
-    save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
+    if previews.shows_images(vae):
+        save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
 
     final = {
         "train": _json_ready({k: v[-1] for k, v in history.history.items()
@@ -375,25 +388,48 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         "steps": int(vae.optimizer.iterations.numpy()),
     }
     final.update(statistics)
+    if os.path.isfile(best):
+        with open(os.path.join(ckpt_dir, kv_callbacks.STATE_FILE)) as f:
+            state = json.load(f)
+        paths["best"] = best
+        final["best_epoch"] = {"epoch": state["best_epoch"], state["monitor"]: state["best"]}
     outputs.write_json(paths["metrics"], final)
     if export:
         paths["saved_model"] = kv_export.export_saved_model(vae, output)
     return {"metrics": final, "paths": paths}
 
 
+#: The pictures a training run writes, each as ``<name>.png`` (those that apply: see
+#: :func:`save_pictures`).
+PICTURES = ("reconstructions", "samples", "traversals", "kl_per_dimension")
+
+
 def save_pictures(vae, batch, paths, seed, title):
-    """Reconstructions of a test batch and samples (the model's
-    :meth:`~keras_vae.models.BaseAutoencoder.preview_pictures`: for conditional models one
-    row per class; a model that cannot sample yet has no samples, and ``paths`` loses
-    ``"samples"``)."""
-    pictures = vae.preview_pictures(batch, seed, title)
-    originals, rebuilt = pictures["reconstructions"]
-    plotting.save_reconstructions(paths["reconstructions"], originals, rebuilt)
-    if "samples" not in pictures:
-        paths.pop("samples", None)
-        return
-    samples, ncols, caption = pictures["samples"]
-    plotting.save_image_grid(paths["samples"], samples, ncols=ncols, title=caption)
+    """Writes the pictures of :func:`keras_vae.plotting.previews.run_pictures` whose names
+    are keys of ``paths``: ``"reconstructions"``, ``"samples"`` (one row per class for
+    conditional models), ``"traversals"`` and ``"kl_per_dimension"`` (a bar chart of the
+    batch's KL per latent dimension). A picture the model cannot make (samples before a
+    VQ-VAE has a prior, traversals of codes, the KL of a model without one) is left out of
+    ``paths``."""
+    pictures = previews.run_pictures(vae, batch, seed, title,
+                                     traversals="traversals" in paths or
+                                     "kl_per_dimension" in paths)
+    for name in ("reconstructions", "samples", "traversals"):
+        if name not in paths:
+            continue
+        if name not in pictures:
+            paths.pop(name)
+            continue
+        images, ncols, caption = pictures[name][:3]
+        plotting.save_image_grid(paths[name], images, ncols=ncols, title=caption)
+    if "kl_per_dimension" in paths:
+        kl = pictures["traversals"][3] if "traversals" in pictures else None
+        if kl is None:
+            paths.pop("kl_per_dimension")
+        else:
+            n = len(vae.split_batch(batch)[0])
+            plotting.save_kl_per_dimension(paths["kl_per_dimension"], kl,
+                                           title=f"{title}, {n} validation examples")
 
 
 def run_options(cls, kind, **given):
@@ -412,6 +448,26 @@ def run_options(cls, kind, **given):
             continue
         options[name] = value
     return options
+
+
+def load_model_or_export(path):
+    """:func:`load_trained`'s model, or a :class:`keras_vae.export.ExportedModel` when ``path``
+    is a SavedModel export (a version folder, or a folder of versions with no ``.keras``
+    model in it: a train output folder gives its ``model.keras``).
+
+    Raises:
+        FileNotFoundError: If ``path`` holds neither.
+    """
+    path = os.fspath(path)
+    if kv_export.is_export(path):
+        return kv_export.ExportedModel(path)
+    try:
+        return load_trained(path)
+    except FileNotFoundError as err:
+        if kv_export.find_export(path) is None:
+            raise FileNotFoundError(f"{err} Nor is it a SavedModel export (a version folder "
+                                    "holding saved_model.pb, or a folder of them).") from None
+        return kv_export.ExportedModel(path)
 
 
 def load_model_file(path):

@@ -41,9 +41,9 @@ def save_image_grid(path, images, ncols=None, title=None):
     return figures.save(fig, path)
 
 
-def save_reconstructions(path, originals, reconstructions,
-                         title="originals (odd rows) / reconstructions (even rows)"):
-    """Saves originals and their reconstructions in alternating rows; returns ``path``."""
+def reconstruction_rows(originals, reconstructions):
+    """``(images, ncols)``: originals and their reconstructions in alternating rows of up to
+    8."""
     originals = np.asarray(originals)
     reconstructions = np.asarray(reconstructions)
     if originals.shape != reconstructions.shape:
@@ -55,4 +55,11 @@ def save_reconstructions(path, originals, reconstructions,
     for start in range(0, len(originals), ncols):
         rows.append(originals[start : start + ncols])
         rows.append(reconstructions[start : start + ncols])
-    return save_image_grid(path, np.concatenate(rows), ncols=ncols, title=title)
+    return np.concatenate(rows), ncols
+
+
+def save_reconstructions(path, originals, reconstructions,
+                         title="originals (odd rows) / reconstructions (even rows)"):
+    """Saves originals and their reconstructions in alternating rows; returns ``path``."""
+    images, ncols = reconstruction_rows(originals, reconstructions)
+    return save_image_grid(path, images, ncols=ncols, title=title)

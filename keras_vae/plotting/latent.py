@@ -24,33 +24,61 @@ def traversal_images(model, x, values=np.linspace(-3.0, 3.0, 9), order=None, lab
         x: One image ``[H, W, C]``.
         values: Values the dimension takes (the prior's scale: -3 to 3).
         order: Dimensions to show, in order (default all, in index order).
-        label: The image's label for a conditional model.
+        label: The image's label (or condition vector) for a conditional model.
     """
-    labels = None if label is None else np.array([label], np.int32)
+    labels = None if label is None else _one_condition(label)
     base = _encode(model, np.asarray(x, np.float32)[None], labels)[0]
     order = list(range(base.size)) if order is None else list(order)
     values = np.asarray(values, np.float32)
     z = np.repeat(base[None], len(order) * len(values), axis=0)
     for row, dim in enumerate(order):
         z[row * len(values):(row + 1) * len(values), dim] = values
-    labels = None if label is None else np.full(len(z), label, np.int32)
+    labels = None if label is None else np.repeat(labels, len(z), axis=0)
     return _decode(model, z, labels)
+
+
+def _one_condition(label):
+    """``[1]`` int32 labels for a label, ``[1, k]`` float32 for a condition vector."""
+    label = np.asarray(label)
+    return (label.astype(np.int32).reshape(1) if label.ndim == 0
+            else label.astype(np.float32).reshape(1, -1))
+
+
+def traversal_order(latent_dim, kl_per_dimension=None, max_dims=None):
+    """The dimensions a traversal shows: by KL, most informative first, when
+    ``kl_per_dimension`` is given (else in index order), at most ``max_dims``."""
+    order = (list(np.argsort(-np.asarray(kl_per_dimension), kind="stable"))
+             if kl_per_dimension is not None else list(range(latent_dim)))
+    return order[:max_dims] if max_dims else order
 
 
 def save_traversals(path, model, x, kl_per_dimension=None, values=np.linspace(-3.0, 3.0, 9),
                     max_dims=None, label=None):
     """Saves latent traversals of one image, one row per dimension, rows sorted by KL (most
     informative first) when ``kl_per_dimension`` is given; returns ``path``."""
-    latent_dim = model.latent_dim
-    order = (list(np.argsort(-np.asarray(kl_per_dimension)))
-             if kl_per_dimension is not None else list(range(latent_dim)))
-    order = order[:max_dims] if max_dims else order
+    order = traversal_order(model.latent_dim, kl_per_dimension, max_dims)
     images = traversal_images(model, x, values, order, label)
     caption = f"traversals {values[0]:g}..{values[-1]:g}, a row per dimension"
     if kl_per_dimension is not None:
         caption += ", by KL: " + ", ".join(f"z{d} {float(kl_per_dimension[d]):.1f}"
                                            for d in order[:3]) + (" ..." if len(order) > 3 else "")
     return save_image_grid(path, images, ncols=len(values), title=caption)
+
+
+def save_kl_per_dimension(path, kl_per_dimension, title=None):
+    """Saves a bar chart of the KL of each latent dimension (nats, in index order) and
+    returns ``path``: the dimensions the model uses stand out from the collapsed ones."""
+    plt = figures.pyplot()
+    kl = np.asarray(kl_per_dimension, np.float64)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * kl.size + 1.5), 3))
+    ax.bar(np.arange(kl.size), kl, width=0.8)
+    ax.set_xticks(np.arange(kl.size), [f"z{i}" for i in range(kl.size)],
+                  fontsize=7 if kl.size > 16 else 9, rotation=90 if kl.size > 16 else 0)
+    ax.set_ylabel("KL (nats)")
+    summary = f"KL per dimension, total {kl.sum():.2f} nats"
+    ax.set_title(f"{title}: {summary}" if title else summary, fontsize=9)
+    fig.tight_layout()
+    return figures.save(fig, path)
 
 
 def slerp(a, b, t):
