@@ -361,9 +361,12 @@ def build_parser():
         "evaluate",
         help="evaluate a trained model: metrics and pictures",
         description="Evaluate a trained model on a test split: writes metrics.json, every "
-        "picture that applies and report.md under --out.",
+        "picture that applies and report.md under --out. A SavedModel export is evaluated "
+        "through its signatures: pictures, codebook usage and, where its metadata allows, the "
+        "importance-weighted NLL; metrics.json names what needs the .keras file.",
     )
-    v.add_argument("model", help="a .keras file, a train output folder or a checkpoint folder")
+    v.add_argument("model", help="a .keras file, a train output folder, a checkpoint folder, "
+                   "or a SavedModel export (what its signatures allow; see --help)")
     v.add_argument("--dataset", required=True,
                    help="shapes, a TFDS name, or a path to .npz / IDX data (its test split)")
     v.add_argument("--nll-samples", type=_non_negative_int, default=1000,
@@ -778,9 +781,17 @@ def _evaluate(args):
     from keras_vae import evaluation
     from keras_vae import training
 
-    model = training.load_trained(args.model)
-    folder = args.model if os.path.isdir(args.model) else os.path.dirname(args.model) or "."
-    out = args.out or os.path.join(folder, "evaluation")
+    from keras_vae import export
+
+    model = training.load_model_or_export(args.model)
+    if isinstance(model, export.ExportedModel):
+        # Results go beside the export (a version folder is never written into); a train
+        # output folder holding it has the history.
+        folder, version = os.path.split(model.path)
+        out = args.out or os.path.join(folder, f"evaluation-{version}")
+    else:
+        folder = args.model if os.path.isdir(args.model) else os.path.dirname(args.model) or "."
+        out = args.out or os.path.join(folder, "evaluation")
     history = os.path.join(folder, "history.csv")
     extras = {}
     for flag, path in (("classifier", args.classifier), ("feature_model", args.feature_model)):
@@ -799,6 +810,8 @@ def _evaluate(args):
         log=(lambda *a: None) if args.quiet else print, **extras)
     metrics = result["metrics"]
     print("\nTest: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["test"].items()))
+    for missing in metrics.get("needs_keras_file", ()):
+        print(f"Not from an export (needs the .keras file): {missing}")
     if "iwae" in metrics:
         iwae = metrics["iwae"]
         print(f"IWAE NLL (K={iwae['num_samples']}): {iwae['nll']:.2f} nats "

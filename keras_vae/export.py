@@ -249,6 +249,135 @@ class ExportedModel:
     def export_metadata(self):
         return dict(self.metadata)
 
+    @property
+    def has_elbo(self):
+        """Whether the export's signatures give its ELBO and importance weights: a model
+        with an ELBO, p(z) = N(0, I), no flow, and a likelihood whose every parameter is
+        served (Bernoulli logits, or a fixed Gaussian or logistic scale)."""
+        m = self.metadata
+        return bool(m.get("has_elbo") and m.get("prior") == "standard_normal"
+                    and m.get("flow") is None and self.latent_kind == "gaussian"
+                    and (self.likelihood == "bernoulli"
+                         or isinstance(m.get("likelihood_scale"), (int, float))))
+
+    def without_elbo_reason(self):
+        """Why :attr:`has_elbo` is false, in words (``None`` when it is true)."""
+        if self.has_elbo:
+            return None
+        m = self.metadata
+        if self.latent_kind != "gaussian":
+            return "the latent is a code grid"
+        if "prior" not in m:
+            return "this export predates the metadata that records the prior"
+        if not m.get("has_elbo"):
+            return "the model has no ELBO"
+        if m["prior"] != "standard_normal":
+            return f"its prior ({m['prior']}) is not served"
+        if m.get("flow") is not None:
+            return f"its posterior flow ({m['flow']}) is not served"
+        return f"its {self.likelihood} likelihood's scale is learned and not served"
+
+    @staticmethod
+    def split_batch(batch):
+        if isinstance(batch, (tuple, list)):
+            return np.asarray(batch[0]), np.asarray(batch[1])
+        return np.asarray(batch), None
+
+    def _require_elbo(self):
+        if not self.has_elbo:
+            raise ValueError(f"This export cannot give the ELBO: {self.without_elbo_reason()}; "
+                             "use the model's .keras file.")
+
+    def posterior_and_prior(self, x, condition=None):
+        """``(mean, log_var, prior_mean, prior_log_var)``: zeros for p(z) = N(0, I), NaN for
+        a prior the export does not serve (the posterior alone is still exact)."""
+        mean, log_var = self.encode(x, condition)
+        known = self.metadata.get("prior") == "standard_normal"
+        prior = np.zeros_like(mean) if known else np.full_like(mean, np.nan)
+        return mean, log_var, prior, prior
+
+    def kl_per_dimension(self, x, condition=None):
+        from keras_vae import losses
+
+        self._require_elbo()
+        mean, log_var, _, _ = self.posterior_and_prior(x, condition)
+        return np.mean(np.asarray(losses.gaussian_kl_per_dim(mean, log_var)), axis=0)
+
+    def reconstruction_nll(self, x, z, condition=None):
+        """``-log p(x|z)`` per example from the ``decode`` signature, in nats."""
+        from keras_vae import losses
+
+        self._require_elbo()
+        x = tf.constant(np.asarray(x, np.float32))
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_nll(x, self.decode(z, condition, return_logits=True))
+        mean = tf.constant(self.decode(z, condition))
+        log_scale = float(np.log(self.metadata["likelihood_scale"]))
+        if self.likelihood == "logistic":
+            return losses.discretized_logistic_nll(x, mean, log_scale)
+        return losses.gaussian_nll(x, mean, log_scale)
+
+    def importance_log_weights(self, x, condition=None, num_samples=100, seed=0,
+                               chunk_size=None):
+        """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` for K draws per example, ``[batch,
+        K]``, from the ``encode`` and ``decode`` signatures: the same draws, for the same
+        seed, as the model's own :meth:`~keras_vae.models.BaseVAE.importance_log_weights`."""
+        from keras_vae import losses
+        from keras_vae.models.base import gaussian_log_density
+
+        self._require_elbo()
+        x = np.asarray(x, np.float32)
+        mean, log_var = (np.asarray(v, np.float32) for v in self.encode(x, condition))
+        log_var = np.asarray(losses.clip_log_var(log_var))
+        batch = len(x)
+        chunk = chunk_size or max(1, min(num_samples, 32_768 // max(batch, 1)))
+        parts = []
+        for start in range(0, num_samples, chunk):
+            k = min(chunk, num_samples - start)
+            eps = tf.random.stateless_normal([batch, k, self.latent_dim],
+                                             tf.constant([seed, start], tf.int32))
+            z = mean[:, None] + np.exp(0.5 * log_var)[:, None] * eps.numpy()
+            log_q = gaussian_log_density(z, mean[:, None], log_var[:, None])
+            log_p_z = gaussian_log_density(z, 0.0, 0.0)
+            flat = z.reshape(batch * k, self.latent_dim)
+            cond = None if condition is None else np.repeat(np.asarray(condition), k, axis=0)
+            log_p_x = -tf.reshape(self.reconstruction_nll(np.repeat(x, k, axis=0), flat, cond),
+                                  [batch, k])
+            parts.append(log_p_x + log_p_z - log_q)
+        return tf.concat(parts, axis=1)
+
+    def summary_statistics(self, data):
+        """A VQ-VAE export's codebook usage over ``data`` (as the model's own); nothing for
+        a Gaussian latent."""
+        if self.latent_kind != "codes":
+            return {}, {}
+        from keras_vae.evaluation.codebook import codebook_summary
+
+        return codebook_summary(self, data)
+
+    def preview_pictures(self, batch, seed, title):
+        """Reconstructions of the batch's first 16 examples and samples: 64, or for a
+        conditional ``sample`` a row of 8 per class (per condition of the batch)."""
+        x, labels = self.split_batch(batch)
+        x = x[:16]
+        condition = None if labels is None or not self.needs_labels else labels[:16]
+        pictures = {"reconstructions": (x, self.reconstruct(x, condition))}
+        if "sample" not in self.signatures:
+            return pictures
+        spec = self.sample_condition_spec()
+        if spec is None:
+            pictures["samples"] = (self.sample(64, seed=seed), None,
+                                   f"{title}: 64 samples from the prior")
+        elif spec.name == "label":
+            rows = np.repeat(np.arange(self.metadata["num_classes"], dtype=np.int32), 8)
+            pictures["samples"] = (self.sample(rows, seed=seed), 8,
+                                   f"{title}: one row per class")
+        elif labels is not None:
+            rows = np.repeat(np.asarray(labels[:8], np.float32), 8, axis=0)
+            pictures["samples"] = (self.sample(rows, seed=seed), 8,
+                                   f"{title}: one row per condition of the test batch")
+        return pictures
+
     # ------------------------------------------------------------------ calls
     def _call(self, signature, **inputs):
         fn = self.signatures[signature]

@@ -18,10 +18,32 @@ def code_counts(model, data, batch_size=512):
     Returns:
         int64 counts, shape ``[num_embeddings]``.
     """
-    if not hasattr(model, "codes_of"):
+    if getattr(model, "latent_kind", None) != "codes":
         raise ValueError(f"code_counts needs a VQ-VAE; received {type(model).__name__}.")
-    codes, _ = model.codes_of(data, batch_size=batch_size)
-    return np.bincount(codes.reshape(-1), minlength=model.num_embeddings).astype(np.int64)
+    if hasattr(model, "codes_of"):
+        codes, _ = model.codes_of(data, batch_size=batch_size)
+        return np.bincount(codes.reshape(-1), minlength=model.num_embeddings).astype(np.int64)
+    from keras_vae.data.arrays import numpy_batches  # an export: its encode signature
+
+    num_embeddings = model.export_metadata()["num_embeddings"]
+    counts = np.zeros(num_embeddings, np.int64)
+    for batch in numpy_batches(data, batch_size):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        counts += np.bincount(np.asarray(model.encode(x)).reshape(-1), minlength=num_embeddings)
+    return counts
+
+
+def codebook_summary(model, data):
+    """A VQ-VAE's ``summary_statistics``: ``({"codebook": statistics}, {"codebook":
+    ("codebook_usage.png", draw)})`` over ``data``."""
+    counts = code_counts(model, data)
+
+    def histogram(path, split="test"):
+        from keras_vae import plotting
+
+        return plotting.save_codebook_histogram(path, counts, title=f"{split} codes")
+
+    return {"codebook": codebook_stats(counts)}, {"codebook": ("codebook_usage.png", histogram)}
 
 
 def codebook_stats(counts):

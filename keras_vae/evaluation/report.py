@@ -12,7 +12,9 @@ from keras_vae import plotting
 from keras_vae.evaluation import collapse
 from keras_vae.evaluation import disentanglement
 from keras_vae.evaluation import generation
+from keras_vae.data.arrays import numpy_batches
 from keras_vae.evaluation import likelihood
+from keras_vae.export import ExportedModel
 
 
 def _test_data(dataset, batch_size, binarize, seed, max_examples):
@@ -54,8 +56,14 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     the whole test set; with ``classifier``, the accuracy of conditional samples; with
     ``feature_model``, the Fréchet distance of samples to test images in its features.
 
+    A SavedModel export (:class:`keras_vae.export.ExportedModel`) is evaluated through its
+    signatures: every picture, the codebook usage and, where its metadata allows (an ELBO,
+    p(z) = N(0, I), no flow, a likelihood with no learned scale), the importance-weighted
+    NLL and the collapse diagnostics; ``test`` then holds the reconstruction error, and
+    ``needs_keras_file`` names what was left out.
+
     Args:
-        model: A keras_vae model.
+        model: A keras_vae model, or a :class:`keras_vae.export.ExportedModel`.
         dataset: Anything :func:`keras_vae.data.load` accepts.
         output: Folder for the results (created).
         nll_samples: K of the importance-weighted NLL.
@@ -92,12 +100,18 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     if conditional and labelled is None:
         raise ValueError(f"{dataset!r} has no test labels, which the ConditionalVAE needs.")
     eval_data = labelled if conditional else images
+    served = isinstance(model, ExportedModel)
     paths, metrics = {}, {"dataset": str(dataset), "binarize": binarize,
-                          "model": type(model).__name__}
-
-    log("Test objective ...")
-    metrics["test"] = {k: float(v) for k, v in model.evaluate(
-        eval_data, verbose=0, return_dict=True).items()}
+                          "model": model.export_metadata()["class"]}
+    if served:
+        metrics["export"] = model.path
+        metrics["needs_keras_file"] = _needs_keras_file(model)
+        log("Test reconstruction error (an export serves no objective) ...")
+        metrics["test"] = {"reconstruction_mse": _reconstruction_mse(model, eval_data)}
+    else:
+        log("Test objective ...")
+        metrics["test"] = {k: float(v) for k, v in model.evaluate(
+            eval_data, verbose=0, return_dict=True).items()}
     # One test batch for the pictures (with its labels when the data has them).
     batch = next(iter(labelled if labelled is not None else images))
     x, y = (np.asarray(batch[0]), np.asarray(batch[1])) if labelled is not None else (
@@ -159,13 +173,33 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     return {"metrics": metrics, "paths": paths}
 
 
+def _needs_keras_file(model):
+    """What an evaluation of the export ``model`` leaves out, in words."""
+    missing = ["the model's objective (loss and its terms)"]
+    if model.latent_kind == "gaussian" and not model.has_elbo:
+        missing.append("the importance-weighted NLL and the collapse diagnostics: "
+                       + model.without_elbo_reason())
+    return missing
+
+
+def _reconstruction_mse(model, data):
+    """Mean squared error of ``reconstruct`` over ``data``, per value."""
+    total, count = 0.0, 0
+    for batch in numpy_batches(data):
+        x, y = model.split_batch(batch)
+        rebuilt = model.reconstruct(x, y if model.needs_labels else None)
+        total += float(np.sum((np.asarray(rebuilt, np.float64) - x) ** 2))
+        count += x.size
+    return total / max(count, 1)
+
+
 def _pictures(model, x, y, output, seed):
     from keras_vae.training import save_pictures
 
     paths = {"reconstructions": os.path.join(output, "reconstructions.png"),
              "samples": os.path.join(output, "samples.png")}
     batch = x if y is None else (x, y)
-    save_pictures(model, batch, paths, seed, type(model).__name__)
+    save_pictures(model, batch, paths, seed, model.export_metadata()["class"])
     return paths
 
 
@@ -180,6 +214,10 @@ def write_report(path, metrics, paths):
     lines = [f"# Evaluation of a {metrics['model']} on {metrics['dataset']}", ""]
     lines.append(f"Test images binarized: {metrics['binarize'] or 'no'}. Nats per example.")
     lines.append("")
+    if "export" in metrics:
+        lines += [f"From the SavedModel export {metrics['export']}, through its signatures. "
+                  "Not computed (needs the .keras file): "
+                  + "; ".join(metrics["needs_keras_file"]) + ".", ""]
     lines += ["| test metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v:.4f} |" for k, v in metrics["test"].items()]
     if "iwae" in metrics:

@@ -140,6 +140,10 @@ class AdversarialAutoencoder(Adversary, BaseVAE):
                                   tf.fill([k, self.latent_dim],
                                           2.0 * math.log(self.mixture_scale)), temperature)
 
+    @property
+    def prior_kind(self):
+        return "standard_normal" if self.prior_type == "normal" else "mixture"
+
     def prior_sample(self, condition, num, seed=None, temperature=1.0):
         z = self.prior_from_noise(self.prior_noise(num, seed, width=self.latent_dim + 1),
                                   temperature)

@@ -286,6 +286,8 @@ class BaseAutoencoder(ObjectiveModel):
             "data_range": self.data_range,
             "latent_shape": None,
             "likelihood": self.likelihood,
+            "likelihood_scale": (None if self.likelihood == "bernoulli"
+                                 else self.likelihood_scale),
             "num_classes": None,
             "num_embeddings": None,
         }
@@ -915,8 +917,17 @@ class BaseVAE(BaseAutoencoder):
             out["logits"] = logits
         return out
 
+    @property
+    def prior_kind(self):
+        """What p(z) is, for the export's metadata: ``"standard_normal"`` (N(0, I), which a
+        reader of the export can evaluate without the model), or the name of another."""
+        return "standard_normal" if self.latent_prior is None else type(
+            self.latent_prior).__name__
+
     def export_metadata(self):
-        return {**super().export_metadata(), "latent_shape": [self.latent_dim]}
+        return {**super().export_metadata(), "latent_shape": [self.latent_dim],
+                "prior": self.prior_kind, "has_elbo": self.has_elbo,
+                "flow": None if self.flow is None else type(self.flow).__name__}
 
     # ------------------------------------------------------------------ serialization
     def get_config(self):

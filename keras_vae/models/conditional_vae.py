@@ -244,6 +244,10 @@ class ConditionalVAE(Conditions, BetaVAE):
     def prior_params(self, condition, batch):
         return None if self.prior_net is None else self.prior(condition)
 
+    @property
+    def prior_kind(self):
+        return "conditional_gaussian" if self.prior_net is not None else super().prior_kind
+
     # ------------------------------------------------------------------ export
     def get_config(self):
         return {

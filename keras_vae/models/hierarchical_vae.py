@@ -204,6 +204,9 @@ class HierarchicalVAE(BetaVAE):
         """``noise [n, sum(latent_dims)]`` split into the layers' columns."""
         return tf.split(tf.cast(noise, tf.float32), list(self.latent_dims), axis=-1)
 
+    #: p(z) is the ladder's top-down chain, not N(0, I) over the joined latent.
+    prior_kind = "ladder"
+
     def prior_sample(self, condition, num, seed=None, temperature=1.0):
         noise = self.layer_noise(self.prior_noise(num, seed))
         codes = [None] * len(self.latent_dims)

@@ -327,16 +327,9 @@ class VQVAE(BaseAutoencoder):
 
     def summary_statistics(self, data):
         """Codebook usage over ``data``: ``codebook`` statistics and its histogram."""
-        from keras_vae import evaluation
-        from keras_vae import plotting
+        from keras_vae.evaluation.codebook import codebook_summary
 
-        counts = evaluation.code_counts(self, data)
-
-        def histogram(path, split="test"):
-            return plotting.save_codebook_histogram(path, counts, title=f"{split} codes")
-
-        return ({"codebook": evaluation.codebook_stats(counts)},
-                {"codebook": ("codebook_usage.png", histogram)})
+        return codebook_summary(self, data)
 
     def preview_samples(self, seed, title, conditions=None):
         if self.prior is None:
