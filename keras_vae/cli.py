@@ -779,9 +779,8 @@ def _sample(args, parser):
 
 def _evaluate(args):
     from keras_vae import evaluation
-    from keras_vae import training
-
     from keras_vae import export
+    from keras_vae import training
 
     model = training.load_model_or_export(args.model)
     if isinstance(model, export.ExportedModel):

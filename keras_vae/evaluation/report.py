@@ -9,10 +9,10 @@ import numpy as np
 from keras_vae import data as kv_data
 from keras_vae import outputs
 from keras_vae import plotting
+from keras_vae.data.arrays import numpy_batches
 from keras_vae.evaluation import collapse
 from keras_vae.evaluation import disentanglement
 from keras_vae.evaluation import generation
-from keras_vae.data.arrays import numpy_batches
 from keras_vae.evaluation import likelihood
 from keras_vae.export import ExportedModel
 
