@@ -11,6 +11,19 @@ from tests import registry as reg
 
 
 def _train(name, policy, epochs=3):
+    """``(model, history, scores before training)`` of ``epochs`` epochs under ``policy``;
+    the same run is made once per test module (the float32 reference serves both policies'
+    comparisons, the bfloat16 run the save/load test), so callers must not train it on."""
+    key = (name, policy, epochs)
+    if key not in _RUNS:
+        _RUNS[key] = _train_once(name, policy, epochs)
+    return _RUNS[key]
+
+
+_RUNS = {}
+
+
+def _train_once(name, policy, epochs):
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(policy)
     try:
@@ -93,7 +106,7 @@ def test_float16_loss_scaling_skips_overflowing_steps_then_trains():
 
 @pytest.mark.parametrize("name", reg.TRAINABLE)
 def test_keras_file_restores_the_policy_of_every_layer(name, tmp_path):
-    model, _, _ = _train(name, "mixed_bfloat16", epochs=1)
+    model, _, _ = _train(name, "mixed_bfloat16")  # the run the comparison above made
     model.save(tmp_path / "m.keras")
     assert keras.mixed_precision.dtype_policy().name == "float32"
     loaded = keras.models.load_model(tmp_path / "m.keras")
