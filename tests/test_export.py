@@ -46,13 +46,6 @@ SERVE_SCRIPT = textwrap.dedent(
 )
 
 
-def trained(model_id):
-    model = reg.build(model_id, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    model.fit(*reg.batch(model), batch_size=16, epochs=1, verbose=0)
-    return model
-
-
 def serving_inputs(model, seed=1):
     """Every input any signature takes, by name: x, z (or codes), label, num, seed."""
     x, labels = reg.batch(model, n=5, seed=seed)
@@ -91,7 +84,7 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("exports")
     jobs, expected = [], {}
     for model_id in IDS:
-        model = trained(model_id)
+        model = reg.trained(model_id)
         inputs = serving_inputs(model)
         folder = kv.export.export_saved_model(model, str(root / model_id))
         np.savez(root / f"{model_id}_in.npz", **inputs)
@@ -195,7 +188,7 @@ def test_cli_export_writes_the_next_version(tiny_npz, tmp_path, capsys):
 def test_onnx_graphs_match_the_model(model_id, tmp_path):
     pytest.importorskip("tf2onnx", reason="the onnx extra (tf2onnx) is not installed")
     ort = pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
-    model = trained(model_id)
+    model = reg.trained(model_id)
     written = kv.export.export_onnx(model, str(tmp_path))
     assert sorted(written) == ["decode", "encode", "reconstruct"]
     inputs = serving_inputs(model, seed=2)

@@ -4,7 +4,6 @@ KL-per-dimension pictures of ``keras-vae train``."""
 import glob
 import os
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -28,14 +27,6 @@ def logged_images(log_dir):
     return found
 
 
-def fitted(name, epochs, callbacks):
-    model = reg.build(name, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    x, labels = reg.batch(model)
-    model.fit(x, labels, batch_size=16, epochs=epochs, verbose=0, callbacks=callbacks)
-    return model
-
-
 @pytest.mark.parametrize("name, tags", [
     ("vae_mlp", {"reconstructions", "samples", "traversals"}),
     ("cvae_float_conditions", {"reconstructions", "samples", "traversals"}),
@@ -46,7 +37,7 @@ def test_image_logger_writes_the_pictures_that_apply_every_epoch(tmp_path, name,
     model = reg.build(name, seed=0)
     batch = reg.batch(model, n=16)
     batch = batch[0] if batch[1] is None or not model.needs_labels else batch
-    fitted(name, 3, [kv.callbacks.ImageLogger(tmp_path, batch, every=1)])
+    reg.trained(name, 3, callbacks=[kv.callbacks.ImageLogger(tmp_path, batch, every=1)])
     found = logged_images(tmp_path)
     assert set(found) == tags
     assert all(steps == [1, 2, 3] for steps in found.values()), found
@@ -55,20 +46,21 @@ def test_image_logger_writes_the_pictures_that_apply_every_epoch(tmp_path, name,
 def test_image_logger_every_and_what_it_refuses(tmp_path):
     model = reg.build("vae_mlp")
     x, _ = reg.batch(model, n=8)
-    fitted("vae_mlp", 4, [kv.callbacks.ImageLogger(tmp_path, x, every=2, traversals=False)])
+    logger = kv.callbacks.ImageLogger(tmp_path, x, every=2, traversals=False)
+    reg.trained("vae_mlp", 4, callbacks=[logger])
     assert logged_images(tmp_path) == {"reconstructions": [2, 4], "samples": [2, 4]}
     with pytest.raises(ValueError, match="`every` must be a positive integer"):
         kv.callbacks.ImageLogger(tmp_path, x, every=0)
     # Tabular rows are no pictures: nothing is written.
     table = tmp_path / "table"
     model = reg.build("vae_tabular_gaussian_real")
-    fitted("vae_tabular_gaussian_real", 1,
-           [kv.callbacks.ImageLogger(table, reg.batch(model, n=8)[0])])
+    reg.trained("vae_tabular_gaussian_real",
+                callbacks=[kv.callbacks.ImageLogger(table, reg.batch(model, n=8)[0])])
     assert logged_images(table) == {}
 
 
 def test_traversal_rows_follow_the_kl_of_each_dimension():
-    model = fitted("factor_vae_mlp", 2, [])
+    model = reg.trained("factor_vae_mlp", 2)
     x, _ = reg.batch(model, n=32)
     pictures = previews.run_pictures(model, x, seed=0, title="t")
     images, ncols, _, kl = pictures["traversals"]
@@ -95,7 +87,7 @@ def test_train_writes_traversals_kl_bars_and_image_logs(tiny_npz, tmp_path):
 
 
 def test_a_model_without_a_kl_has_traversals_in_index_order_and_no_kl_bars(tmp_path):
-    model = fitted("aae_mixture_prior_gaussian_encoder", 1, [])
+    model = reg.trained("aae_mixture_prior_gaussian_encoder")
     x, _ = reg.batch(model, n=16)
     paths = {name: str(tmp_path / f"{name}.png") for name in training.PICTURES}
     training.save_pictures(model, x, paths, seed=0, title="aae")
