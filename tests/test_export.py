@@ -122,6 +122,12 @@ def test_metadata_describes_the_model(served, model_id):
                                                                            None)
     assert meta["num_classes"] == num_classes
     assert meta["num_embeddings"] == getattr(model, "num_embeddings", None)
+    # What a reader of the export needs to evaluate it without the model (ExportedModel).
+    assert meta["likelihood_scale"] == (None if model.likelihood == "bernoulli"
+                                        else model.likelihood_scale)
+    if not reg.is_vq(model):
+        assert meta["prior"] == model.prior_kind and meta["has_elbo"] == model.has_elbo
+        assert meta["flow"] == (None if model.flow is None else type(model.flow).__name__)
     assert meta["keras_vae_version"] == kv.__version__
     assert meta["signatures"] == ["reconstruct", "encode", "decode", "sample"]
     assert meta["serving_default"] == "reconstruct"
