@@ -390,7 +390,8 @@ def build_parser():
     v.add_argument("--projection", choices=("pca", "tsne"), default="pca",
                    help="how latent_scatter.png maps latents above 2-D to the plane")
     v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--out", default=None, help="default: <model folder>/evaluation/")
+    v.add_argument("--out", default=None, help="default: <model folder>/evaluation/ (an "
+                   "export: evaluation-<version>/ beside its version folder)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
 
     s = sub.add_parser(
