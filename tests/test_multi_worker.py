@@ -117,7 +117,7 @@ def test_two_workers_train_as_one(tmp_path, data_file, model):
     alone = _single(data_file, tmp_path / "single", model, tmp_path / "single.npz")
     _assert_same_training(np.load(dumps[0]), np.load(dumps[1]), alone)
     # Only the chief writes the run's files; the worker's temporary folder is gone.
-    assert "PATHS ['checkpoints'," in results[0][0]
+    assert "'checkpoints'," in results[0][0] and "'model'," in results[0][0]
     assert "PATHS []" in results[1][0]
     assert (output / "model.keras").is_file() and (output / "metrics.json").is_file()
     assert not (output / "backup").exists() and not (output / "backup-worker-1").exists()
