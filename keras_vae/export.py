@@ -279,9 +279,9 @@ class ExportedModel:
 
     @staticmethod
     def split_batch(batch):
-        if isinstance(batch, (tuple, list)):
-            return np.asarray(batch[0]), np.asarray(batch[1])
-        return np.asarray(batch), None
+        from keras_vae.data.arrays import split_batch
+
+        return split_batch(batch)
 
     def _require_elbo(self):
         if not self.has_elbo:

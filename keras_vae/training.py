@@ -343,9 +343,10 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         kv_callbacks.HistoryCSV(paths["history"], append=resume or restoring),
         *callbacks,
     ]
-    if image_logs and previews.shows_images(vae):
-        run_callbacks.append(kv_callbacks.ImageLogger(paths["logs"],
-                                                      next(iter(val_ds.take(1))), seed=seed))
+    # The batch the run's pictures show, the TensorBoard ones and the final PNG files alike.
+    preview_batch = next(iter(val_ds.take(1))) if previews.shows_images(vae) else None
+    if image_logs and preview_batch is not None:
+        run_callbacks.append(kv_callbacks.ImageLogger(paths["logs"], preview_batch, seed=seed))
     best = os.path.join(ckpt_dir, kv_callbacks.BEST_FILE)
     history = None
     if initial_epoch < epochs:
@@ -376,8 +377,8 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         val_ds.take(validation_steps) if validation_steps else val_ds)
     for name, (filename, draw) in pictures.items():
         paths[name] = draw(os.path.join(output, filename), split="validation")
-    if previews.shows_images(vae):
-        save_pictures(vae, next(iter(val_ds.take(1))), paths, seed, model)
+    if preview_batch is not None:
+        save_pictures(vae, preview_batch, paths, seed, model)
 
     final = {
         "train": _json_ready({k: v[-1] for k, v in history.history.items()

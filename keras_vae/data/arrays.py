@@ -121,6 +121,13 @@ def binarize_batch(x, binarize, seed=None):
     return x
 
 
+def split_batch(batch):
+    """``(x, labels or None)`` as NumPy arrays from one batch: ``x`` or ``(x, labels)``."""
+    if isinstance(batch, (tuple, list)):
+        return np.asarray(batch[0]), np.asarray(batch[1])
+    return np.asarray(batch), None
+
+
 def numpy_batches(data, batch_size=256):
     """NumPy batches of ``data``: a ``tf.data.Dataset`` (as it is batched; elements are
     arrays or ``(images, labels)`` pairs), a pair of arrays, or one array."""

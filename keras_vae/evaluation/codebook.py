@@ -24,11 +24,12 @@ def code_counts(model, data, batch_size=512):
         codes, _ = model.codes_of(data, batch_size=batch_size)
         return np.bincount(codes.reshape(-1), minlength=model.num_embeddings).astype(np.int64)
     from keras_vae.data.arrays import numpy_batches  # an export: its encode signature
+    from keras_vae.data.arrays import split_batch
 
     num_embeddings = model.export_metadata()["num_embeddings"]
     counts = np.zeros(num_embeddings, np.int64)
     for batch in numpy_batches(data, batch_size):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x, _ = split_batch(batch)
         counts += np.bincount(np.asarray(model.encode(x)).reshape(-1), minlength=num_embeddings)
     return counts
 

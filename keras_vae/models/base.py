@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae import losses
+from keras_vae.data.arrays import split_batch
 from keras_vae.layers import Sampling
 from keras_vae.models.mixture_priors import LatentPrior
 from keras_vae.models.mixture_priors import mixture_from_noise
@@ -222,9 +223,7 @@ class BaseAutoencoder(ObjectiveModel):
     def split_batch(self, batch):
         """``(x, labels or None)`` as NumPy arrays from a batch of a dataset (``x`` or
         ``(x, labels)``), whatever the model needs."""
-        if isinstance(batch, (tuple, list)):
-            return np.asarray(batch[0]), np.asarray(batch[1])
-        return np.asarray(batch), None
+        return split_batch(batch)
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
