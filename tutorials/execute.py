@@ -1,11 +1,13 @@
 """Runs the tutorial notebooks top to bottom and prints how long each took.
 
-Usage: python tutorials/execute.py [--quick] [--in-place] [NOTEBOOK ...]
+Usage: python tutorials/execute.py [--quick] [--in-place] [--stored] [NOTEBOOK ...]
 
 --quick sets KERAS_VAE_TUTORIAL_QUICK=1 (the tiny budget CI runs); --in-place stores the
-outputs in the notebooks (how the committed outputs were made, on the full budget). Without it
-the notebooks run in a temporary folder and are left unchanged. Needs the [test] extra
-(nbclient, nbformat, ipykernel).
+outputs in the notebooks (how the committed outputs were made, on the full budget). Either way
+the notebooks run in a temporary folder, so the pictures they write stay out of tutorials/.
+--stored runs nothing: it prints how long the stored outputs took to compute, from the
+execution times nbclient records in each cell, and when. Needs the [test] extra (nbclient,
+nbformat, ipykernel).
 """
 
 import argparse
@@ -46,8 +48,26 @@ def strip_startup_noise(notebook):
     return notebook
 
 
+def stored_run(path):
+    """``(seconds, date)`` of the run whose outputs ``path`` stores: from the first cell's
+    start to the last cell's reply, as nbclient recorded them; ``(None, None)`` when the
+    notebook stores no timed run."""
+    import datetime
+    import json
+
+    with open(path) as f:
+        cells = json.load(f)["cells"]
+    times = [datetime.datetime.fromisoformat(cell["metadata"]["execution"][key].replace("Z", "+00:00"))
+             for cell in cells if "execution" in cell.get("metadata", {})
+             for key in ("iopub.execute_input", "shell.execute_reply")
+             if key in cell["metadata"]["execution"]]
+    if not times:
+        return None, None
+    return (max(times) - min(times)).total_seconds(), min(times).date().isoformat()
+
+
 def execute(path, quick, in_place=False, workdir=None, timeout=3600):
-    """Executes one notebook (its folder, or ``workdir``, as the working directory); returns
+    """Executes one notebook (``workdir``, or a temporary folder, as the working directory); returns
     the executed notebook. Raises ``nbclient.exceptions.CellExecutionError`` on any error."""
     import nbclient
     import nbformat
@@ -59,7 +79,7 @@ def execute(path, quick, in_place=False, workdir=None, timeout=3600):
     notebook = nbformat.read(path, as_version=4)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            folder = HERE if in_place else (workdir or scratch)
+            folder = workdir or scratch   # pictures a notebook writes stay out of tutorials/
             client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                              resources={"metadata": {"path": folder}})
             client.execute()  # the kernel inherits the environment set above
@@ -75,9 +95,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--in-place", action="store_true")
+    parser.add_argument("--stored", action="store_true")
     parser.add_argument("notebooks", nargs="*")
     args = parser.parse_args()
     paths = [os.path.abspath(p) for p in args.notebooks] or notebooks()
+    if args.stored:
+        print("| notebook | stored run (seconds) | run on |\n| --- | --- | --- |")
+        for path in paths:
+            seconds, day = stored_run(path)
+            print(f"| {os.path.basename(path)} | "
+                  f"{'none stored' if seconds is None else f'{seconds:.0f}'} | {day or ''} |")
+        return 0
     print("| notebook | mode | seconds |\n| --- | --- | --- |", flush=True)
     for path in paths:
         start = time.perf_counter()
