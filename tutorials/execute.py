@@ -57,10 +57,11 @@ def stored_run(path):
 
     with open(path) as f:
         cells = json.load(f)["cells"]
-    times = [datetime.datetime.fromisoformat(cell["metadata"]["execution"][key].replace("Z", "+00:00"))
-             for cell in cells if "execution" in cell.get("metadata", {})
-             for key in ("iopub.execute_input", "shell.execute_reply")
-             if key in cell["metadata"]["execution"]]
+    stamps = [cell["metadata"]["execution"][key]
+              for cell in cells if "execution" in cell.get("metadata", {})
+              for key in ("iopub.execute_input", "shell.execute_reply")
+              if key in cell["metadata"]["execution"]]
+    times = [datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")) for stamp in stamps]
     if not times:
         return None, None
     return (max(times) - min(times)).total_seconds(), min(times).date().isoformat()
