@@ -14,7 +14,7 @@ NOTEBOOKS = [os.path.basename(p) for p in execute.notebooks()]
 
 def test_every_tutorial_is_listed_in_the_readme():
     readme = open(os.path.join(TUTORIALS, "..", "README.md")).read()
-    assert len(NOTEBOOKS) == 9
+    assert len(NOTEBOOKS) == 12
     for name in NOTEBOOKS:
         assert f"tutorials/{name}" in readme, name
 
@@ -28,3 +28,10 @@ def test_tutorial_runs_in_quick_mode(name, tmp_path, monkeypatch):
     notebook = execute.execute(os.path.join(TUTORIALS, name), quick=True, workdir=str(tmp_path))
     assert any(o.get("output_type") in ("stream", "display_data", "execute_result")
                for cell in notebook.cells for o in cell.get("outputs", []))
+
+
+def test_every_tutorial_stores_the_outputs_of_a_run():
+    # The README's run times are these; a notebook committed without outputs fails here.
+    for name in NOTEBOOKS:
+        seconds, day = execute.stored_run(os.path.join(TUTORIALS, name))
+        assert seconds is not None and seconds > 0, name
