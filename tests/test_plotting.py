@@ -1,5 +1,9 @@
 """kv.plotting: every picture is written without a display, at the expected size."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -91,3 +95,19 @@ def test_training_curves_from_history_csv_and_tensorboard(tmp_path):
         assert _size(path) == (1200, 600)  # 5 panels: 3 x 2 at 4 x 3 inches
     with pytest.raises(FileNotFoundError, match="No history"):
         kv.plotting.read_history(tmp_path / "missing.csv")
+
+
+def test_writing_a_png_keeps_the_backend_pyplot_already_uses(tmp_path):
+    # In a notebook pyplot runs on the inline backend; writing a PNG here must not switch it
+    # (it once forced Agg, and later plt.show() calls displayed nothing). A fresh process,
+    # so the backend of this test process stays as it is.
+    script = (
+        "import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot as plt\n"
+        "import numpy as np, keras_vae as kv\n"
+        f"kv.plotting.save_image_grid({str(tmp_path / 'grid.png')!r}, np.zeros((4, 8, 8, 1)))\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "svg"
+    assert (tmp_path / "grid.png").stat().st_size > 0

@@ -2,10 +2,15 @@
 
 
 def pyplot():
-    """``matplotlib.pyplot`` on the Agg backend (works without a display)."""
+    """``matplotlib.pyplot``; on the Agg backend (works without a display) unless pyplot is in
+    use already, whose backend then stays: switching it would stop a notebook's inline
+    figures from showing after the first PNG written here."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
