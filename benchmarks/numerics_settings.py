@@ -34,6 +34,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+from tests.machine import KERNEL_VARIABLES  # noqa: E402
+from tests.machine import describe  # noqa: E402
 
 SETTINGS = {
     "default": {},
@@ -41,8 +44,8 @@ SETTINGS = {
     "one-thread": {"TF_NUM_INTRAOP_THREADS": "1"},
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
 }
-#: The variables a setting may set: each run starts with all of them unset but its own.
-VARIABLES = sorted({name for env in SETTINGS.values() for name in env})
+#: Each run starts with every kernel variable unset but its setting's own.
+assert {name for env in SETTINGS.values() for name in env} <= set(KERNEL_VARIABLES)
 
 SENSITIVE = [
     "tests/test_mixed_precision.py",
@@ -54,21 +57,8 @@ SENSITIVE = [
 ]
 
 
-def cpu_model():
-    """The CPU's model name and whether it has AVX-512, from ``lscpu``."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    name = re.search(r"Model name:\s*(.+)", text)
-    flags = re.search(r"Flags:\s*(.+)", text)
-    isa = "AVX-512" if flags and "avx512f" in flags.group(1).split() else (
-        "AVX2" if flags and "avx2" in flags.group(1).split() else "no AVX2")
-    return f"{name.group(1).strip() if name else 'unknown CPU'} ({isa})"
-
-
 def run(setting, tests, workers):
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
     env.update(SETTINGS[setting])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests]
@@ -90,7 +80,7 @@ def main():
     parser.add_argument("--tests", nargs="+", default=SENSITIVE)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    print(f"CPU: {cpu_model()}; {os.cpu_count()} cores; tests: {' '.join(args.tests)}\n")
+    print(f"{describe()} (before each setting's own)\ntests: {' '.join(args.tests)}\n")
     print("| setting | environment | passed | failed | seconds |\n| --- | --- | --- | --- | --- |",
           flush=True)
     failures = {}

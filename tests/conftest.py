@@ -7,7 +7,13 @@ import pathlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests import machine  # noqa: E402
+
 SHARED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+
+def pytest_report_header(config):
+    return machine.describe()
 
 
 @pytest.fixture(scope="session")
