@@ -128,6 +128,20 @@ def _codes(represent, num=3000, seed=0):
     return dis.sample_codes(Toy(), represent, num, np.random.default_rng(seed))
 
 
+def test_factor_information_finds_the_dimension_of_each_factor():
+    codes, factors = _codes(lambda o: np.concatenate([perfect(o)[:, ::-1], noise(o)[:, :1]], 1))
+    info = kv.evaluation.factor_information(codes, factors)
+    assert info.shape == (4, 3)
+    # Dimension 0 holds factor 2, dimension 2 factor 0, the noise dimension none.
+    assert np.argmax(info, axis=0).tolist() == [2, 1, 0]
+    assert np.all(info[[2, 1, 0], [0, 1, 2]] > 0.95)
+    assert np.all(info[3] < 0.05)
+    # A constant factor carries no entropy: its column is undefined, not zero.
+    factors[:, 1] = 0
+    assert np.isnan(kv.evaluation.factor_information(codes, factors)[:, 1]).all()
+    assert kv.evaluation.mig(codes, factors) > 0.95  # over the factors that vary
+
+
 def test_mig_is_one_for_the_factors_and_zero_for_noise():
     assert kv.evaluation.mig(*_codes(perfect)) > 0.95
     assert kv.evaluation.mig(*_codes(noise)) < 0.05

@@ -13,6 +13,7 @@ from keras_vae.evaluation.disentanglement import ShapesGroundTruth
 from keras_vae.evaluation.disentanglement import beta_vae_score
 from keras_vae.evaluation.disentanglement import dci
 from keras_vae.evaluation.disentanglement import disentanglement_report
+from keras_vae.evaluation.disentanglement import factor_information
 from keras_vae.evaluation.disentanglement import factor_vae_score
 from keras_vae.evaluation.disentanglement import mig
 from keras_vae.evaluation.disentanglement import representation
@@ -36,6 +37,7 @@ __all__ = [
     "dci",
     "evaluate",
     "disentanglement_report",
+    "factor_information",
     "factor_vae_score",
     "frechet_distance",
     "iwae_nll",

@@ -110,8 +110,30 @@ def discrete_mutual_information(a, b):
     return float((joint[nz] * np.log(joint[nz] / (pa @ pb)[nz])).sum())
 
 
+def factor_information(codes, factors, num_bins=20):
+    """How much each code dimension tells about each factor: the mutual information of
+    dimension ``i`` (discretized into ``num_bins`` bins) with factor ``j``, divided by the
+    factor's entropy, ``[D, F]`` in [0, 1] (NaN for a constant factor). A disentangled code
+    has one large entry per factor, each in its own row.
+
+    >>> import numpy as np
+    >>> f = np.random.default_rng(0).integers(0, 5, (2000, 2))
+    >>> np.round(factor_information(f.astype(float), f), 2).tolist()  # codes = the factors
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    codes, factors = _check_pair(codes, factors)
+    binned = discretize(codes, num_bins)
+    info = np.array([[discrete_mutual_information(binned[:, i], factors[:, j])
+                      for j in range(factors.shape[1])] for i in range(codes.shape[1])])
+    entropy = np.array([discrete_entropy(factors[:, j]) for j in range(factors.shape[1])])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(entropy > 0, info / np.where(entropy > 0, entropy, 1.0), np.nan)
+
+
 def mig(codes, factors, num_bins=20):
-    """Mutual Information Gap of codes ``[N, D]`` against factor classes ``[N, F]``.
+    """Mutual Information Gap of codes ``[N, D]`` against factor classes ``[N, F]``: for each
+    factor, the gap between the two largest entries of its :func:`factor_information`
+    column; averaged over the factors that vary.
 
     >>> import numpy as np
     >>> f = np.random.default_rng(0).integers(0, 5, (2000, 2))
@@ -121,15 +143,12 @@ def mig(codes, factors, num_bins=20):
     codes, factors = _check_pair(codes, factors)
     if codes.shape[1] < 2:
         raise ValueError("MIG needs at least 2 latent dimensions.")
-    binned = discretize(codes, num_bins)
-    info = np.array([[discrete_mutual_information(binned[:, i], factors[:, j])
-                      for j in range(factors.shape[1])] for i in range(codes.shape[1])])
-    entropy = np.array([discrete_entropy(factors[:, j]) for j in range(factors.shape[1])])
-    keep = entropy > 0
+    normalized = factor_information(codes, factors, num_bins)
+    keep = ~np.isnan(normalized[0])
     if not keep.any():
         raise ValueError("Every factor is constant in the data: MIG is undefined.")
-    top = np.sort(info, axis=0)[::-1]
-    return float(np.mean((top[0, keep] - top[1, keep]) / entropy[keep]))
+    top = np.sort(normalized[:, keep], axis=0)[::-1]
+    return float(np.mean(top[0] - top[1]))
 
 
 # ---------------------------------------------------------------------------- beta-VAE score
