@@ -57,21 +57,43 @@ SENSITIVE = [
 ]
 
 
-def run(setting, tests, workers):
+OUTPUT = os.path.join(HERE, "output", "numerics_settings")
+
+
+def run(setting, tests, workers, timeout):
+    """``(counts, failed, seconds, log)`` of one setting's pytest process. A worker that
+    crashes (a kernel abort kills the process) is not restarted: its test is reported as
+    crashed and the run ends, instead of xdist waiting on a worker that is gone."""
     env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
     env.update(SETTINGS[setting])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests]
     if workers > 1:
-        command[3:3] = ["-n", str(workers), "--dist", "loadfile"]
+        command[3:3] = ["-n", str(workers), "--dist", "loadfile", "--max-worker-restart", "0"]
+    os.makedirs(OUTPUT, exist_ok=True)
+    log = os.path.join(OUTPUT, f"{setting}.log")
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    with open(log, "w") as out:
+        try:
+            proc = subprocess.run(command, cwd=ROOT, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, text=True, timeout=timeout)
+            returncode = proc.returncode
+        except subprocess.TimeoutExpired:
+            returncode = None
     seconds = time.perf_counter() - start
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
-    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error)", summary)}
-    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in proc.stdout.splitlines()
-              if line.startswith("FAILED ")]
-    return counts, failed, seconds
+    text = open(log).read()
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error)",
+                                                     text.strip().splitlines()[-1] if text.strip()
+                                                     else "")}
+    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in text.splitlines()
+              if line.startswith(("FAILED ", "ERROR "))]
+    failed += [f"{name} (worker crashed)"
+               for name in re.findall(r"crashed while running '([^']+)'", text)]
+    if returncode is None:
+        failed.append(f"(timed out after {timeout} s)")
+    elif returncode not in (0, 1) and not failed:
+        failed.append(f"(pytest exited with {returncode})")
+    return counts, failed, seconds, log
 
 
 def main():
@@ -79,21 +101,24 @@ def main():
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--tests", nargs="+", default=SENSITIVE)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=int, default=1800,
+                        help="seconds a setting may take before it counts as hung")
     args = parser.parse_args()
     print(f"{describe()} (before each setting's own)\ntests: {' '.join(args.tests)}\n")
     print("| setting | environment | passed | failed | seconds |\n| --- | --- | --- | --- | --- |",
           flush=True)
     failures = {}
     for setting in args.settings:
-        counts, failed, seconds = run(setting, args.tests, args.workers)
+        counts, failed, seconds, log = run(setting, args.tests, args.workers, args.timeout)
         env = " ".join(f"{k}={v}" for k, v in SETTINGS[setting].items()) or "(none)"
-        print(f"| {setting} | {env} | {counts.get('passed', 0)} | "
-              f"{counts.get('failed', 0) + counts.get('error', 0)} | {seconds:.0f} |", flush=True)
-        failures[setting] = failed
-    for setting, failed in failures.items():
+        bad = max(len(failed), counts.get("failed", 0) + counts.get("error", 0))
+        print(f"| {setting} | {env} | {counts.get('passed', 0)} | {bad} | {seconds:.0f} |",
+              flush=True)
+        failures[setting] = (failed, log)
+    for setting, (failed, log) in failures.items():
         for name in failed:
-            print(f"{setting}: FAILED {name}")
-    return 1 if any(failures.values()) else 0
+            print(f"{setting}: FAILED {name} (log: {os.path.relpath(log, ROOT)})")
+    return 1 if any(failed for failed, _ in failures.values()) else 0
 
 
 if __name__ == "__main__":
