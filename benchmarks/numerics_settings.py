@@ -13,7 +13,10 @@ variables (nothing else changes):
     one-thread     TF_NUM_INTRAOP_THREADS=1: other reduction orders inside each kernel
     avx2           ONEDNN_MAX_CPU_ISA=AVX2: oneDNN's kernels of an AVX2-only CPU (the AMD
                    EPYC with AVX2 and FMA on which the bfloat16 perplexity test once failed),
-                   on a machine with AVX-512
+                   on a machine with AVX-512. Where the CPU has AVX512_BF16 the
+                   bfloat16 tests skip themselves in this setting: TensorFlow still sends
+                   bfloat16 matmuls to oneDNN, which segfaults without the kernels the cap
+                   removed (tests/machine.py; test_machine checks that the crash is real)
 
 TensorFlow's pip wheel compiles its own kernels without AVX2 (it says so at start-up), so on
 an x86 CPU the ISA reaches the numbers through oneDNN: ``avx2`` reproduces that machine's
