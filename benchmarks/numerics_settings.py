@@ -85,9 +85,8 @@ def run(setting, tests, workers, timeout):
             returncode = None
     seconds = time.perf_counter() - start
     text = open(log).read()
-    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error)",
-                                                     text.strip().splitlines()[-1] if text.strip()
-                                                     else "")}
+    summary = text.strip().splitlines()[-1] if text.strip() else ""
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|error)", summary)}
     failed = [line.split(" ", 1)[1].split(" - ")[0] for line in text.splitlines()
               if line.startswith(("FAILED ", "ERROR "))]
     failed += [f"{name} (worker crashed)"

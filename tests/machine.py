@@ -2,6 +2,7 @@
 kernel settings in the environment. The test session prints it as its header and the
 numerics benchmark beside its table, so every log says which machine it came from."""
 
+import functools
 import os
 import re
 import subprocess
@@ -19,13 +20,18 @@ def isa(flags):
     return "AVX2" if "avx2" in flags else "no AVX2"
 
 
+@functools.lru_cache(maxsize=None)
+def lscpu():
+    """``lscpu``'s output, read once per process (``None`` without ``lscpu``)."""
+    try:
+        return subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def cpu_flags():
     """``lscpu``'s flags, a set (empty without ``lscpu``)."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return set()
-    flags = re.search(r"Flags:\s*(.+)", text)
+    flags = re.search(r"Flags:\s*(.+)", lscpu() or "")
     return set(flags.group(1).split()) if flags else set()
 
 
@@ -53,9 +59,8 @@ skip_bfloat16_crash = pytest.mark.skipif(
 
 def cpu_model():
     """``"<model name> (<widest ISA>)"`` from ``lscpu``, or ``"unknown CPU"`` without it."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
+    text = lscpu()
+    if text is None:
         return "unknown CPU"
     name = re.search(r"Model name:\s*(.+)", text)
     return f"{name.group(1).strip() if name else 'unknown CPU'} ({isa(cpu_flags())})"

@@ -37,7 +37,11 @@ def test_header_gives_the_cpu_and_every_kernel_variable(monkeypatch):
 
 def test_without_lscpu_the_cpu_is_unknown(monkeypatch):
     monkeypatch.setenv("PATH", "")
-    assert machine.cpu_model() == "unknown CPU"
+    machine.lscpu.cache_clear()
+    try:
+        assert machine.cpu_model() == "unknown CPU"
+    finally:
+        machine.lscpu.cache_clear()
 
 
 BF16_MATMUL = (
