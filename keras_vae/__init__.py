@@ -24,6 +24,7 @@ from keras_vae import losses
 from keras_vae import models
 from keras_vae import networks
 from keras_vae import plotting
+from keras_vae import samplers
 from keras_vae import schedules
 from keras_vae import training
 from keras_vae.models import DIPVAE
@@ -81,6 +82,7 @@ __all__ = [
     "networks",
     "plotting",
     "priors",
+    "samplers",
     "schedules",
     "training",
     "tuning",

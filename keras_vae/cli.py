@@ -216,6 +216,11 @@ def build_parser():
                    help="Gaussian models: a learned prior, vamp[:pseudo-inputs] (default 500) "
                         "or mixture[:components] (default 10), e.g. vamp:500; cvae needs "
                         "--standard-prior with it")
+    t.add_argument("--sampler", type=_spec("samplers"), default=None,
+                   help="Gaussian models: after training, fit an ex-post sampler to the "
+                        "training codes and sample from it (the pictures, model.keras and the "
+                        "export): gmm[:components] (default 10), maf[:steps] (default 5) or "
+                        "two_stage, e.g. gmm:10; cvae: gmm only")
     t.add_argument("--num-samples", type=_positive_int, default=None,
                    help=f"iwae: importance samples k of the training bound "
                         f"(default {_default('iwae', 'num_samples')})")
@@ -449,6 +454,7 @@ MODEL_FLAGS = {
     "--ladder-units": ("ladder_units", "ladder_units"),
     "--flow": ("flow", "flow"),
     "--prior": ("prior", "prior"),
+    "--sampler": ("sampler", "sampler"),
     "--beta": ("beta", "beta"),
     "--kl-warmup-steps": ("kl_warmup_steps", "beta"),
     "--capacity-max": ("capacity_max", "capacity_max"),
@@ -589,6 +595,7 @@ def _train(args, parser):
         prior_epochs=args.prior_epochs,
         class_prior=args.class_prior or None,
         kmeans_init=args.kmeans_init or None,
+        sampler=args.sampler,
         strategy=args.strategy,
         mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,
         backup=not args.no_backup,

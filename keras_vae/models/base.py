@@ -382,6 +382,9 @@ class BaseVAE(BaseAutoencoder):
     #: Constructor arguments the class refuses, with the reason (``{name: why}``): the
     #: error names it, and the CLI refuses the matching flag.
     refused_arguments = {}
+    #: ``sampler``: a sampler spec (``"gmm:10"``, :func:`keras_vae.samplers.from_spec`)
+    #: fitted to the training codes after ``fit`` and attached (``keras-vae train --sampler``).
+    training_options = {"sampler": None}
 
     def __init__(
         self,
@@ -442,6 +445,7 @@ class BaseVAE(BaseAutoencoder):
             prior.build_for(self)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.sampling.build(Sampling.ANY_PAIR)  # built before loading restores its state
+        self.latent_sampler = None
         self.finish_init()
 
     # ------------------------------------------------------------------ construction
@@ -744,8 +748,49 @@ class BaseVAE(BaseAutoencoder):
             num = tf.shape(condition)[0]
         else:
             condition, num = None, check_positive_int("num", num)
-        z = self.prior_sample(condition, num, check_seed(seed), temperature)
+        z = self.draw_latents(condition, num, check_seed(seed), temperature)
         return self.decode(z, condition)
+
+    def draw_latents(self, condition, num, seed=None, temperature=1.0):
+        """The codes :meth:`sample` and the ``sample`` signature decode: from the attached
+        sampler (:meth:`attach_sampler`), else from the prior (:meth:`prior_sample`)."""
+        if self.latent_sampler is not None:
+            return self.latent_sampler.latents(condition, num, seed, temperature)
+        return self.prior_sample(condition, num, seed, temperature)
+
+    def attach_sampler(self, sampler):
+        """Makes ``sample``, the saved model and the exported ``sample`` signature draw from
+        a fitted ex-post sampler (:mod:`keras_vae.samplers`) instead of the prior;
+        ``None`` detaches it. The training objective still uses the prior."""
+        if sampler is None:
+            if self.latent_sampler is not None:
+                del self.latent_sampler  # untracked, so its weights leave the saved model
+            self.latent_sampler = None
+            return self
+        from keras_vae.samplers import LatentSampler
+
+        if not isinstance(sampler, LatentSampler):
+            raise ValueError("`sampler` must be a keras_vae sampler (kv.samplers."
+                             f"GaussianMixture, TwoStage, MAF). Received: {sampler!r}")
+        sampler.build_for(self)
+        sampler.check_fitted()
+        self.latent_sampler = sampler
+        return self
+
+    def after_fit(self, make_data, sampler=None, batch_size=128, steps_per_epoch=None,
+                  verbose="auto", log=print, **options):
+        """With ``sampler`` (a spec such as ``"gmm:10"``), fits it to the codes of the
+        training data (``steps_per_epoch`` batches when set) and attaches it."""
+        if not sampler:
+            return
+        from keras_vae import samplers
+
+        fitted = samplers.from_spec(sampler, self)
+        data = make_data(labels=self.needs_labels)
+        if steps_per_epoch is not None:
+            data = data.take(steps_per_epoch)
+        log(f"Fitting the {sampler} sampler to the training codes.")
+        self.attach_sampler(fitted.fit(data))
 
     def prior_sample(self, condition, num, seed=None, temperature=1.0):
         """``[num, latent_dim]`` draws from p(z) (or p(z|c) for checked conditions), the
@@ -896,7 +941,7 @@ class BaseVAE(BaseAutoencoder):
             else:
                 condition = self.check_condition(num_or_condition)
                 num = tf.shape(condition)[0]
-            z = self.prior_sample(condition, num, seed)
+            z = self.draw_latents(condition, num, seed)
             c = self.condition_vector(condition)
             return {"x_mean": self.mean_from_logits(self.decoder_logits(z, c))}
 
@@ -926,7 +971,9 @@ class BaseVAE(BaseAutoencoder):
     def export_metadata(self):
         return {**super().export_metadata(), "latent_shape": [self.latent_dim],
                 "prior": self.prior_kind, "has_elbo": self.has_elbo,
-                "flow": None if self.flow is None else type(self.flow).__name__}
+                "flow": None if self.flow is None else type(self.flow).__name__,
+                "sampler": None if self.latent_sampler is None else type(
+                    self.latent_sampler).__name__}
 
     # ------------------------------------------------------------------ serialization
     def get_config(self):
@@ -934,6 +981,8 @@ class BaseVAE(BaseAutoencoder):
                   "free_bits": self.free_bits}
         for key, value in (("flow", self.flow), ("prior", self.latent_prior)):
             config[key] = None if value is None else keras.saving.serialize_keras_object(value)
+        if self.latent_sampler is not None:
+            config["sampler"] = keras.saving.serialize_keras_object(self.latent_sampler)
         if self.custom_networks:
             config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
             config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
@@ -949,3 +998,14 @@ class BaseVAE(BaseAutoencoder):
 
     tuple_config_keys = ("input_shape", "hidden_units", "filters", "dense_units")
     object_config_keys = ("encoder", "decoder", "flow", "prior")
+
+    @classmethod
+    def build_from_config_values(cls, config):
+        # An attached sampler: rebuilt for the model (its weights, still unfitted, are then
+        # restored with the model's).
+        sampler = config.pop("sampler", None)
+        model = super().build_from_config_values(config)
+        if sampler is not None:
+            model.latent_sampler = keras.saving.deserialize_keras_object(
+                copy.deepcopy(sampler)).build_for(model)
+        return model
