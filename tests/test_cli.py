@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from keras_vae import cli
+from keras_vae.evaluation import generation as kv_generation
 from tests.machine import skip_bfloat16_crash
 
 TINY = ["--architecture", "mlp", "--hidden-units", "8", "--latent-dim", "2", "--quiet"]
@@ -283,6 +284,10 @@ def test_evaluate_on_shapes_reports_disentanglement(tmp_path):
     # the fast estimator (the default, gradient-boosted trees, takes a minute even here; the
     # library's report test and tests/test_disentanglement_reference.py run it)
     assert metrics["disentanglement"]["dci_estimator"] == "forest"
+    validity = metrics["shapes_validity"]  # of 1,000 samples: after 2 steps, no shapes
+    assert validity["threshold"] == kv_generation.SHAPE_IOU_THRESHOLD
+    assert 0.0 <= validity["valid_fraction"] <= 0.05
+    assert "valid shapes" in (out / "evaluation" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("argv, message", [

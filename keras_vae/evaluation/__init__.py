@@ -19,8 +19,13 @@ from keras_vae.evaluation.disentanglement import mig
 from keras_vae.evaluation.disentanglement import representation
 from keras_vae.evaluation.disentanglement import sap
 from keras_vae.evaluation.generation import conditional_accuracy
+from keras_vae.evaluation.generation import draw_samples
 from keras_vae.evaluation.generation import frechet_distance
+from keras_vae.evaluation.generation import precision_recall
 from keras_vae.evaluation.generation import sample_frechet_distance
+from keras_vae.evaluation.generation import sample_quality
+from keras_vae.evaluation.generation import shapes_validity
+from keras_vae.evaluation.generation import train_feature_model
 from keras_vae.evaluation.likelihood import iwae_nll
 from keras_vae.evaluation.likelihood import log_weights
 from keras_vae.evaluation.report import evaluate
@@ -35,6 +40,7 @@ __all__ = [
     "collapse_summary",
     "conditional_accuracy",
     "dci",
+    "draw_samples",
     "evaluate",
     "disentanglement_report",
     "factor_information",
@@ -46,7 +52,11 @@ __all__ = [
     "mig",
     "mutual_information",
     "posterior_statistics",
+    "precision_recall",
     "representation",
     "sample_frechet_distance",
+    "sample_quality",
+    "shapes_validity",
+    "train_feature_model",
     "sap",
 ]

@@ -36,6 +36,10 @@ def _test_data(dataset, batch_size, binarize, seed, max_examples):
     return labelled, images
 
 
+#: Samples :func:`evaluate` checks for valid shapes on the ``shapes`` dataset.
+SHAPE_CHECK_SAMPLES = 1000
+
+
 def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_size=256,
              binarize="auto", seed=0, classifier=None, feature_model=None,
              disentanglement_examples=10_000, history=None, projection="pca", verbose=True,
@@ -54,7 +58,9 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     importance-weighted NLL with ``nll_samples`` draws (0 skips it) and the collapse
     diagnostics; on ``shapes``, the disentanglement metrics; for a VQ-VAE codebook usage over
     the whole test set; with ``classifier``, the accuracy of conditional samples; with
-    ``feature_model``, the Fréchet distance of samples to test images in its features.
+    ``feature_model``, the Fréchet distance, precision and recall of samples against test
+    images in its features; on ``shapes``, the fraction of 1,000 samples that are valid
+    shapes (:func:`keras_vae.evaluation.shapes_validity`).
 
     A SavedModel export (:class:`keras_vae.export.ExportedModel`) is evaluated through its
     signatures: every picture, the codebook usage and, where its metadata allows (an ELBO,
@@ -161,8 +167,16 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
         if conditional:
             raise ValueError("The Fréchet distance here is for unconditional models.")
         real = np.concatenate([np.asarray(b) for b in images])[:10_000]
-        metrics["frechet_distance"] = generation.sample_frechet_distance(
-            model, real, feature_model, seed=seed)
+        log(f"Sample quality in the feature model's space ({len(real)} samples) ...")
+        quality = generation.sample_quality(model, real, feature_model, seed=seed)
+        metrics["frechet_distance"] = quality.pop("frechet_distance")
+        metrics["sample_precision_recall"] = quality
+    if dataset == "shapes" and gaussian and not conditional:
+        log(f"Are samples valid shapes ({SHAPE_CHECK_SAMPLES} samples) ...")
+        validity = generation.shapes_validity(
+            generation.draw_samples(model, SHAPE_CHECK_SAMPLES, seed=seed))
+        validity.pop("iou")
+        metrics["shapes_validity"] = validity
     curves = _training_curves(model, history, output)
     if curves:
         paths["training_curves"] = curves
@@ -242,7 +256,15 @@ def write_report(path, metrics, paths):
         lines += ["", f"Conditional samples recognised as their class: "
                   f"{metrics['conditional_accuracy']['accuracy']:.1%}."]
     if "frechet_distance" in metrics:
-        lines += ["", f"Fréchet distance of samples: {metrics['frechet_distance']:.3f}."]
+        pr = metrics["sample_precision_recall"]
+        lines += ["", f"Samples in the feature model's space: Fréchet distance "
+                  f"{metrics['frechet_distance']:.3f}, precision {pr['precision']:.3f}, "
+                  f"recall {pr['recall']:.3f} (k = {pr['k']})."]
+    if "shapes_validity" in metrics:
+        v = metrics["shapes_validity"]
+        lines += ["", f"Samples that are valid shapes: {v['valid_fraction']:.1%} (best IoU "
+                  f"with a rendered shape >= {v['threshold']}), exact shapes "
+                  f"{v['exact_fraction']:.1%}; mean IoU {v['mean_iou']:.3f}."]
     folder = os.path.dirname(path)
     for key in ("reconstructions", "samples", "traversals", "interpolations", "latent_scatter",
                 "manifold", "codebook", "training_curves"):
