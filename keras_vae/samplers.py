@@ -201,18 +201,9 @@ class LatentSampler(keras.layers.Layer):
         The same seed gives the same examples (and ``model.sample`` gives them once the
         sampler is attached)."""
         self.check_fitted()
-        model = self.source_model()
-        temperature = check_number("temperature", temperature, minimum=0.0)
-        if model.needs_labels:
-            condition = model.check_condition(num_or_labels)
-            num = tf.shape(condition)[0]
-        else:
-            condition, num = None, check_positive_int("num", num_or_labels)
         seed = check_seed(seed)
-        if seed is None:
-            seed = self.seed
-        z = self.latents(condition, num, seed, temperature)
-        return model.decode(z, condition)
+        return self.source_model().decode_draws(
+            self.latents, num_or_labels, self.seed if seed is None else seed, temperature)
 
     def call(self, inputs):
         raise TypeError(f"{type(self).__name__} is a sampler: use sample() or attach it to "

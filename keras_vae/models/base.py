@@ -742,14 +742,19 @@ class BaseVAE(BaseAutoencoder):
             seed: Integer seed; the same seed gives the same examples.
             temperature: Multiplies the prior's standard deviation (1 = the model's prior).
         """
+        return self.decode_draws(self.draw_latents, num, seed, temperature)
+
+    def decode_draws(self, draw, num, seed=None, temperature=1.0):
+        """What :meth:`sample` does with the codes of ``draw(condition, num, seed,
+        temperature)`` (the prior's, or a sampler's): checks the request (a number, or a
+        conditional model's conditions) and decodes the draws."""
         temperature = check_number("temperature", temperature, minimum=0.0)
         if self.needs_labels:
             condition = self.check_condition(num)
             num = tf.shape(condition)[0]
         else:
             condition, num = None, check_positive_int("num", num)
-        z = self.draw_latents(condition, num, check_seed(seed), temperature)
-        return self.decode(z, condition)
+        return self.decode(draw(condition, num, check_seed(seed), temperature), condition)
 
     def draw_latents(self, condition, num, seed=None, temperature=1.0):
         """The codes :meth:`sample` and the ``sample`` signature decode: from the attached
