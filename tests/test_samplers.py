@@ -12,6 +12,7 @@ import tensorflow as tf
 import keras_vae as kv
 from keras_vae import cli
 from keras_vae import samplers
+from tests import registry as reg
 
 X = np.random.default_rng(0).uniform(size=(240, 6)).astype("float32")
 
@@ -210,3 +211,42 @@ def test_cli_attaches_a_sampler_after_training(tiny_npz, tmp_path, capsys):
         cli.main(["train", "--dataset", tiny_npz, "--output", str(tmp_path / "bad"),
                   "--sampler", "kde", "--quiet"])
     assert "Unknown sampler" in capsys.readouterr().err
+
+
+GAUSSIAN_IDS = sorted(i for i, (cls, _) in reg.MODELS.items()
+                      if cls.latent_kind == "gaussian")
+
+
+@pytest.mark.parametrize("model_id", GAUSSIAN_IDS)
+def test_every_gaussian_registry_model_samples_from_an_attached_mixture(model_id, tmp_path):
+    model = reg.build(model_id)
+    x, labels = reg.batch(model, n=48)
+    if getattr(model, "condition_dim", None):
+        with pytest.raises(ValueError, match="continuous condition"):
+            samplers.GaussianMixture(model)
+        return
+    gmm = samplers.GaussianMixture(model, num_components=2, seed=0).fit(x, labels)
+    want = np.asarray(gmm.sample(4 if labels is None else reg.sample_labels(model, 4), seed=1))
+    model.attach_sampler(gmm)
+    np.testing.assert_array_equal(reg.sample(model, 4, seed=1), want)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(
+        reg.sample(keras.models.load_model(tmp_path / "m.keras"), 4, seed=1), want)
+    served = kv.export.ExportedModel(kv.export.export_saved_model(model, tmp_path / "export"))
+    np.testing.assert_allclose(
+        served.sample(4 if labels is None else reg.sample_labels(model, 4), seed=1), want,
+        atol=1e-5)
+
+
+def test_a_sampler_fits_after_mirrored_mixed_precision_training(tiny_npz, tmp_path):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", tiny_npz, "--epochs", "1", "--batch-size", "16",
+                     "--output", str(out), "--architecture", "mlp", "--hidden-units", "8",
+                     "--latent-dim", "2", "--sampler", "maf:2", "--strategy", "mirrored",
+                     "--mixed-precision", "mixed_float16", "--quiet"]) == 0
+    model = keras.models.load_model(out / "model.keras")
+    assert model.compute_dtype == "float16" and model.latent_sampler.dtype == "float32"
+    served = kv.export.ExportedModel(str(out / "1"))
+    drawn = np.asarray(served.sample(4, seed=2))
+    assert drawn.dtype == np.float32
+    np.testing.assert_allclose(drawn, model.sample(4, seed=2), atol=2e-3)

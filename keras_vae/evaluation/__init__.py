@@ -20,6 +20,7 @@ from keras_vae.evaluation.disentanglement import representation
 from keras_vae.evaluation.disentanglement import sap
 from keras_vae.evaluation.generation import conditional_accuracy
 from keras_vae.evaluation.generation import draw_samples
+from keras_vae.evaluation.generation import features_of
 from keras_vae.evaluation.generation import frechet_distance
 from keras_vae.evaluation.generation import precision_recall
 from keras_vae.evaluation.generation import sample_frechet_distance
@@ -45,6 +46,7 @@ __all__ = [
     "disentanglement_report",
     "factor_information",
     "factor_vae_score",
+    "features_of",
     "frechet_distance",
     "iwae_nll",
     "kl_per_dimension",
