@@ -15,7 +15,7 @@ NOTEBOOKS = [os.path.basename(p) for p in execute.notebooks()]
 
 def test_every_tutorial_is_listed_in_the_readme():
     readme = open(os.path.join(TUTORIALS, "..", "README.md")).read()
-    assert len(NOTEBOOKS) == 12
+    assert len(NOTEBOOKS) == 13
     for name in NOTEBOOKS:
         assert f"tutorials/{name}" in readme, name
 
