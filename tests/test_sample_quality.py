@@ -44,10 +44,11 @@ def test_precision_and_recall_tell_collapse_from_noise():
 
 
 def test_shapes_validity_accepts_real_shapes_and_refuses_blanks_blobs_and_mixtures():
-    shapes = Shapes()
-    real = shapes.images(shapes.split_indices("test")[:600])
+    shapes = Shapes()  # test images of every shape, scale and orientation (index order is not)
+    real = shapes.images(np.random.default_rng(0).choice(shapes.split_indices("test"), 600,
+                                                          replace=False))
     validity = kv.evaluation.shapes_validity(real)
-    assert validity["valid_fraction"] == 1.0 and validity["exact_fraction"] >= 0.98
+    assert validity["valid_fraction"] == 1.0 and validity["exact_fraction"] >= 0.97
     assert kv.evaluation.shapes_validity(np.zeros((5, 64, 64, 1)))["valid_fraction"] == 0.0
     two = np.clip(real[:300] + real[300:], 0, 1)  # two shapes in one image
     assert kv.evaluation.shapes_validity(two)["valid_fraction"] <= 0.08
@@ -98,3 +99,22 @@ def test_sample_quality_reports_distance_precision_and_recall():
     assert set(quality) == {"frechet_distance", "precision", "recall", "k"}
     expected = generation.frechet_distance(images, generation.draw_samples(vae, 50, seed=0))
     assert quality["frechet_distance"] == pytest.approx(expected)
+
+
+def test_shapes_validity_renders_its_templates_in_bounded_memory():
+    # All 18,000 templates rendered in one call took the process to 4.2 GB, which beside two
+    # grown test workers got one killed by the kernel's OOM killer; in chunks it stays near
+    # 1.2 GB.
+    import subprocess
+    import sys
+
+    from tests.runs import subprocess_env
+
+    code = ("import resource, numpy as np\n"
+            "from keras_vae.evaluation import generation\n"
+            "generation.shapes_validity(np.zeros((4, 64, 64, 1), np.float32))\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=subprocess_env(), check=True)
+    peak_gib = int(out.stdout.split()[-1]) / 2**20  # ru_maxrss is in KiB on Linux
+    assert peak_gib < 3.0, peak_gib
