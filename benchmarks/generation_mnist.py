@@ -141,7 +141,11 @@ def shapes_part(args, rows, pictures):
                                      .fit(codes))
         draws.append((f"{type(sampler).__name__} ({spec})", sampler_draw(sampler), fit_seconds))
     shapes = kv.data.shapes.Shapes()
-    real = shapes.images(shapes.split_indices("test")[:args.num_samples])
+    # Drawn at random: the split is in index order (shape, then scale, ...), so its first
+    # images are all small squares.
+    test = shapes.split_indices("test")
+    real = shapes.images(np.random.default_rng(args.seed).choice(
+        test, min(args.num_samples, len(test)), replace=False))
     validity = kv.evaluation.shapes_validity(real)
     rows.append(("test images (ceiling)", validity, 0.0))
     pictures.append(("shapes: test images", real[:16]))
