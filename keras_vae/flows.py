@@ -21,6 +21,13 @@ from keras_vae.validation import check_positive_int
 from keras_vae.validation import check_seed
 
 
+def seeded_normal(seed, index, stddev):
+    """A normal initializer for weight ``index`` of a layer seeded ``seed`` (``None``:
+    unseeded)."""
+    return keras.initializers.RandomNormal(
+        stddev=stddev, seed=None if seed is None else seed * 1000 + index)
+
+
 class Flow(keras.layers.Layer):
     """Base of the posterior flows: ``num_steps`` invertible steps on ``[batch, latent_dim]``.
 
@@ -44,9 +51,7 @@ class Flow(keras.layers.Layer):
         self.built = True
 
     def initializer(self, index, stddev):
-        """A seeded normal initializer for weight ``index`` (``None`` seed: unseeded)."""
-        seed = None if self.seed is None else self.seed * 1000 + index
-        return keras.initializers.RandomNormal(stddev=stddev, seed=seed)
+        return seeded_normal(self.seed, index, stddev)
 
     def call(self, z):
         z = tf.cast(z, tf.float32)
@@ -123,6 +128,32 @@ def made_masks(latent_dim, hidden_units):
     return masks
 
 
+def add_made_weights(layer, k, latent_dim, hidden_units, seed):
+    """Creates the weights of MADE ``k`` of ``layer`` (``kernel_{k}_{i}``, ``bias_{k}_{i}``:
+    He-normal kernels, the output one at 0.01 so each step starts near the identity; zero
+    biases) and returns ``(kernels, biases)``."""
+    widths = [latent_dim, *hidden_units, 2 * latent_dim]
+    kernels, biases = [], []
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        stddev = 0.01 if i == len(widths) - 2 else float(np.sqrt(2.0 / n_in))
+        kernels.append(layer.add_weight(shape=(n_in, n_out), name=f"kernel_{k}_{i}",
+                                        initializer=seeded_normal(seed, k * 100 + i, stddev)))
+        biases.append(layer.add_weight(shape=(n_out,), initializer="zeros",
+                                       name=f"bias_{k}_{i}"))
+    return kernels, biases
+
+
+def made_outputs(h, kernels, biases, masks):
+    """A MADE's ``2 * latent_dim`` outputs for inputs ``h``: masked ReLU layers, the last
+    linear (float32)."""
+    for i, mask in enumerate(masks):
+        h = tf.matmul(h, tf.cast(kernels[i], tf.float32) * tf.constant(mask)) \
+            + tf.cast(biases[i], tf.float32)
+        if i < len(masks) - 1:
+            h = tf.nn.relu(h)
+    return h
+
+
 @keras.saving.register_keras_serializable(package="keras_vae")
 class IAF(Flow):
     """Inverse autoregressive flow (Kingma et al. 2016): ``K`` steps
@@ -159,27 +190,16 @@ class IAF(Flow):
         # NumPy, made constants inside ``call``: an eager tensor would be a captured input
         # of every traced graph (and of an ONNX export).
         self.masks = made_masks(latent_dim, self.hidden_units)
-        widths = [latent_dim, *self.hidden_units, 2 * latent_dim]
         self.kernels, self.biases = [], []
         for k in range(self.num_steps):
-            for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-                last = i == len(widths) - 2
-                stddev = 0.01 if last else float(np.sqrt(2.0 / n_in))
-                self.kernels.append(self.add_weight(
-                    shape=(n_in, n_out), name=f"kernel_{k}_{i}",
-                    initializer=self.initializer(k * 100 + i, stddev)))
-                self.biases.append(self.add_weight(shape=(n_out,), initializer="zeros",
-                                                   name=f"bias_{k}_{i}"))
+            kernels, biases = add_made_weights(self, k, latent_dim, self.hidden_units, self.seed)
+            self.kernels += kernels
+            self.biases += biases
 
     def step(self, k, z):
         layers = len(self.masks)
-        h = z
-        for i in range(layers):
-            kernel = tf.cast(self.kernels[k * layers + i], tf.float32)
-            h = tf.matmul(h, kernel * tf.constant(self.masks[i])) \
-                + tf.cast(self.biases[k * layers + i], tf.float32)
-            if i < layers - 1:
-                h = tf.nn.relu(h)
+        h = made_outputs(z, self.kernels[k * layers:(k + 1) * layers],
+                         self.biases[k * layers:(k + 1) * layers], self.masks)
         m, s = tf.split(h, 2, axis=-1)
         gate = s + 1.0
         sigma = tf.sigmoid(gate)

@@ -25,7 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import validation
+from keras_vae.flows import add_made_weights
 from keras_vae.flows import made_masks
+from keras_vae.flows import made_outputs
+from keras_vae.flows import seeded_normal
+from keras_vae.models.mixture_priors import component_from_noise
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
@@ -140,9 +144,9 @@ class LatentSampler(keras.layers.Layer):
         model = self.source_model()
         codes, classes = [], []
         for x, labels in _batches(model, data, condition, batch_size):
-            mean, _ = model.encode(x, labels)
-            z, _ = model.transform_latent(mean)
-            codes.append(np.asarray(tf.cast(z, tf.float32), np.float64))
+            mean, log_var = model.encode(x, labels)
+            codes.append(np.asarray(tf.cast(self.code_of(model, mean, log_var), tf.float32),
+                                    np.float64))
             if labels is not None:
                 classes.append(np.asarray(labels).astype(np.int64).reshape(-1))
         if not codes:
@@ -151,6 +155,11 @@ class LatentSampler(keras.layers.Layer):
         if not np.isfinite(codes).all():
             raise ValueError("The model's codes of the data hold NaN or infinite values.")
         return codes, (np.concatenate(classes) if classes else None)
+
+    def code_of(self, model, mean, log_var):
+        """The code a sampler fits for one batch's posterior: the decoder's input at the
+        posterior mean."""
+        return model.transform_latent(mean)[0]
 
     def fit(self, data, condition=None, batch_size=512, verbose=0):
         """Fits the sampler to the model's codes of ``data`` (an array of examples with
@@ -309,10 +318,8 @@ class GaussianMixture(LatentSampler):
 
     def codes_from_noise(self, noise, groups, temperature=1.0):
         d = self.latent_dim
-        uniform = 0.5 * (1.0 + tf.math.erf(noise[:, -1] / np.sqrt(2.0)))
-        cumulative = tf.cumsum(tf.nn.softmax(tf.gather(self.log_weights, groups)), axis=1)
-        passed = tf.reduce_sum(tf.cast(uniform[:, None] >= cumulative, tf.int32), axis=1)
-        component = tf.stack([groups, tf.minimum(passed, self.num_components - 1)], axis=1)
+        chosen = component_from_noise(noise[:, -1], tf.gather(self.log_weights, groups))
+        component = tf.stack([groups, chosen], axis=1)
         mean = tf.gather_nd(self.means, component)
         tril = tf.gather_nd(self.scale_tril, component)
         return mean + temperature * tf.linalg.matvec(tril, noise[:, :d])
@@ -342,10 +349,6 @@ class _TrainedSampler(LatentSampler):
         self.scale = self.add_weight(shape=(latent_dim,), initializer="ones",
                                      trainable=False, name="scale")
         self.create_network(latent_dim)
-
-    def initializer(self, index, stddev):
-        seed = None if self.seed is None else self.seed * 1000 + index
-        return keras.initializers.RandomNormal(stddev=stddev, seed=seed)
 
     def loss(self, y, noise):
         """Per-example loss of standardized codes ``y`` (``noise``: standard normal draws of
@@ -433,23 +436,15 @@ class TwoStage(_TrainedSampler):
         return self.second_latent_dim or self.latent_dim
 
     def encode_data(self, data, condition=None, batch_size=512):
-        """Codes drawn from q(z|x) (one draw per example), as Dai & Wipf train on."""
-        model = self.source_model()
-        rng = np.random.default_rng(self.seed)
-        codes = []
-        for x, labels in _batches(model, data, condition, batch_size):
-            mean, log_var = (np.asarray(tf.cast(t, tf.float32), np.float64)
-                             for t in model.encode(x, labels))
-            z0 = mean + np.exp(0.5 * np.clip(log_var, -30, 20)) * rng.standard_normal(
-                mean.shape)
-            z, _ = model.transform_latent(tf.constant(z0, tf.float32))
-            codes.append(np.asarray(z, np.float64))
-        if not codes:
-            raise ValueError("The data given to fit holds no examples.")
-        codes = np.concatenate(codes)
-        if not np.isfinite(codes).all():
-            raise ValueError("The model's codes of the data hold NaN or infinite values.")
-        return codes, None
+        self.draw_rng = np.random.default_rng(self.seed)  # the draws of code_of, seeded
+        return super().encode_data(data, condition, batch_size)
+
+    def code_of(self, model, mean, log_var):
+        """One draw of q(z|x) per example, through the flow: what Dai & Wipf train on."""
+        mean, log_var = (np.asarray(tf.cast(t, tf.float32), np.float64) for t in (mean, log_var))
+        z0 = mean + np.exp(0.5 * np.clip(log_var, -30, 20)) * self.draw_rng.standard_normal(
+            mean.shape)
+        return model.transform_latent(tf.constant(z0, tf.float32))[0]
 
     def create_network(self, latent_dim):
         u = self.noise_width()
@@ -462,7 +457,7 @@ class TwoStage(_TrainedSampler):
                 last = i == len(widths) - 2
                 kernels.append(self.add_weight(
                     shape=(n_in, n_out), name=f"{name}_kernel_{i}",
-                    initializer=self.initializer(len(self.layers_of) * 100 + i,
+                    initializer=seeded_normal(self.seed, len(self.layers_of) * 100 + i,
                                                  0.01 if last else np.sqrt(2.0 / n_in))))
                 # The encoder's log-variances start at -4: a narrow posterior, so that u
                 # carries the codes from the first step (from a wide one, the decoder learns
@@ -536,28 +531,11 @@ class MAF(_TrainedSampler):
     def create_network(self, latent_dim):
         # NumPy, made constants inside the steps (as kv.flows.IAF does).
         self.masks = made_masks(latent_dim, self.hidden_units)
-        widths = [latent_dim, *self.hidden_units, 2 * latent_dim]
-        self.steps = []
-        for k in range(self.num_steps):
-            kernels, biases = [], []
-            for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-                last = i == len(widths) - 2
-                kernels.append(self.add_weight(
-                    shape=(n_in, n_out), name=f"kernel_{k}_{i}",
-                    initializer=self.initializer(k * 100 + i,
-                                                 0.01 if last else np.sqrt(2.0 / n_in))))
-                biases.append(self.add_weight(shape=(n_out,), initializer="zeros",
-                                              name=f"bias_{k}_{i}"))
-            self.steps.append((kernels, biases))
+        self.steps = [add_made_weights(self, k, latent_dim, self.hidden_units, self.seed)
+                      for k in range(self.num_steps)]
 
     def shift_and_log_scale(self, k, y):
-        kernels, biases = self.steps[k]
-        h = y
-        for i, mask in enumerate(self.masks):
-            h = tf.matmul(h, kernels[i] * tf.constant(mask)) + biases[i]
-            if i < len(self.masks) - 1:
-                h = tf.nn.relu(h)
-        m, s = tf.split(h, 2, axis=-1)
+        m, s = tf.split(made_outputs(y, *self.steps[k], self.masks), 2, axis=-1)
         return m, 3.0 * tf.tanh(s / 3.0)  # log-scales within (-3, 3): no overflow
 
     def log_prob_standardized(self, y):

@@ -25,13 +25,20 @@ def mixture_from_noise(noise, log_weights, means, log_vars, temperature=1.0):
     function of the noise, a seeded draw is reproducible in and out of a SavedModel."""
     noise = tf.cast(noise, tf.float32)
     d = tf.shape(means)[1]
-    uniform = 0.5 * (1.0 + tf.math.erf(noise[:, -1] / math.sqrt(2.0)))
-    cumulative = tf.cumsum(tf.nn.softmax(tf.cast(log_weights, tf.float32)))
-    # The component is the number of cumulative weights at or below the uniform draw.
-    passed = tf.reduce_sum(tf.cast(uniform[:, None] >= cumulative[None, :], tf.int32), axis=1)
-    component = tf.minimum(passed, tf.shape(means)[0] - 1)
+    component = component_from_noise(noise[:, -1], log_weights)
     std = tf.exp(0.5 * tf.gather(tf.cast(log_vars, tf.float32), component))
     return tf.gather(tf.cast(means, tf.float32), component) + std * temperature * noise[:, :d]
+
+
+def component_from_noise(noise, log_weights):
+    """The mixture component of each draw ``[n]`` (int32) from one standard normal value per
+    draw ``noise [n]``: its normal CDF, uniform, against the cumulative weights of
+    ``log_weights`` (``[K]``, or ``[n, K]`` for a mixture per draw)."""
+    uniform = 0.5 * (1.0 + tf.math.erf(tf.cast(noise, tf.float32) / math.sqrt(2.0)))
+    cumulative = tf.cumsum(tf.nn.softmax(tf.cast(log_weights, tf.float32)), axis=-1)
+    # The component is the number of cumulative weights at or below the uniform draw.
+    passed = tf.reduce_sum(tf.cast(uniform[:, None] >= cumulative, tf.int32), axis=1)
+    return tf.minimum(passed, tf.shape(log_weights)[-1] - 1)
 
 
 class LatentPrior(keras.layers.Layer):
