@@ -31,6 +31,7 @@ from keras_vae.models import DIPVAE
 from keras_vae.models import IWAE
 from keras_vae.models import VAE
 from keras_vae.models import VQVAE
+from keras_vae.models import VQVAE2
 from keras_vae.models import AdversarialAutoencoder
 from keras_vae.models import BetaTCVAE
 from keras_vae.models import BetaVAE
@@ -69,6 +70,7 @@ __all__ = [
     "IWAE",
     "VAE",
     "VQVAE",
+    "VQVAE2",
     "__version__",
     "callbacks",
     "data",

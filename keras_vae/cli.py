@@ -44,6 +44,12 @@ def _architectures():
     return ARCHITECTURES
 
 
+def _prior_architectures():
+    from keras_vae.models.priors import PRIOR_ARCHITECTURES
+
+    return tuple(PRIOR_ARCHITECTURES)
+
+
 def _default(kind, name):
     """The library's default of constructor argument (or training option) ``name`` of model
     ``kind``, for the help texts."""
@@ -280,30 +286,38 @@ def build_parser():
     t.add_argument("--standard-prior", action="store_true",
                    help="cvae: use N(0, I) as p(z|c) instead of the learned prior")
     t.add_argument("--num-embeddings", type=_positive_int, default=None,
-                   help=f"vqvae: codebook size K (default {_default('vqvae', 'num_embeddings')})")
+                   help=f"vqvae, vqvae2: codebook size K (default "
+                        f"{_default('vqvae', 'num_embeddings')})")
     t.add_argument("--embedding-dim", type=_positive_int, default=None,
-                   help=f"vqvae: code size D (default {_default('vqvae', 'embedding_dim')})")
+                   help=f"vqvae, vqvae2: code size D (default "
+                        f"{_default('vqvae', 'embedding_dim')})")
     t.add_argument("--commitment-cost", type=_non_negative_float, default=None,
-                   help=f"vqvae: commitment weight beta "
+                   help=f"vqvae, vqvae2: commitment weight beta "
                         f"(default {_default('vqvae', 'commitment_cost'):g})")
     t.add_argument("--ema-decay", type=_decay, default=None,
-                   help=f"vqvae: decay of the EMA codebook updates "
+                   help=f"vqvae, vqvae2: decay of the EMA codebook updates "
                         f"(default {_default('vqvae', 'ema_decay'):g})")
     t.add_argument("--gradient-codebook", action="store_true",
-                   help="vqvae: learn the codebook by its loss instead of by EMA")
+                   help="vqvae, vqvae2: learn the codebook by its loss instead of by EMA")
     t.add_argument("--dead-code-steps", type=_non_negative_int, default=None,
-                   help=f"vqvae: re-seed codes unused for this many steps "
+                   help=f"vqvae, vqvae2: re-seed codes unused for this many steps "
                         f"(default {_default('vqvae', 'dead_code_steps')}; 0: never)")
     t.add_argument("--residual-blocks", type=_non_negative_int, default=None,
-                   help=f"vqvae: residual blocks in encoder and decoder "
+                   help=f"vqvae, vqvae2: residual blocks in encoder and decoder "
                         f"(default {_default('vqvae', 'residual_blocks')})")
+    t.add_argument("--top-filters", type=_int_list, default=None,
+                   help=f"vqvae2: channels of the stages from the bottom to the top code grid "
+                        f"(default {_units_text(_default('vqvae2', 'top_filters'))}: 3x3 over "
+                        "the 7x7 bottom grid of MNIST)")
     t.add_argument("--kmeans-init", action="store_true",
-                   help="vqvae: start the codebook at k-means centres of encoder outputs")
+                   help="vqvae, vqvae2: start the codebook at k-means centres of encoder outputs")
     t.add_argument("--prior-epochs", type=_non_negative_int, default=None,
-                   help="vqvae: epochs of the PixelCNN prior trained afterwards (default 10; "
-                   "0: no prior, no samples)")
+                   help="vqvae, vqvae2: epochs of the prior trained afterwards (default 10; 0: no "
+                   "prior, no samples)")
+    t.add_argument("--prior-architecture", choices=_prior_architectures(), default=None,
+                   help="vqvae, vqvae2: the prior over the codes (default pixelcnn)")
     t.add_argument("--class-prior", action="store_true",
-                   help="vqvae: class-conditional prior (the dataset needs labels)")
+                   help="vqvae, vqvae2: class-conditional prior (the dataset needs labels)")
     t.add_argument("--output", default=None, help="default: saved_models/<model>/")
     t.add_argument("--resume", action="store_true",
                    help="continue from the last epoch checkpoint under --output (to train "
@@ -480,9 +494,11 @@ MODEL_FLAGS = {
     "--gradient-codebook": ("gradient_codebook", "ema_decay"),
     "--dead-code-steps": ("dead_code_steps", "dead_code_steps"),
     "--residual-blocks": ("residual_blocks", "residual_blocks"),
+    "--top-filters": ("top_filters", "top_filters"),
     "--kmeans-init": ("kmeans_init", "kmeans_init"),
     "--prior-epochs": ("prior_epochs", "prior_epochs"),
     "--class-prior": ("class_prior", "class_prior"),
+    "--prior-architecture": ("prior_architecture", "prior_architecture"),
 }
 #: Flags whose value is passed to the constructor under the name they set.
 _DIRECT = ("latent_dim", "latent_dims", "ladder_units", "hidden_units", "dense_units",
@@ -492,7 +508,7 @@ _DIRECT = ("latent_dim", "latent_dims", "ladder_units", "hidden_units", "dense_u
            "adversarial_weight", "num_classes", "condition_dim",
            "conditioning",
            "num_embeddings", "embedding_dim", "commitment_cost", "ema_decay",
-           "dead_code_steps", "residual_blocks")
+           "dead_code_steps", "residual_blocks", "top_filters")
 #: The three places where ``keras-vae train`` departs from the library's defaults, for its
 #: main job (a conv VAE on the 64x64 shapes): Gaussian models get these unless the flag is
 #: given (``latent_dim`` only where the class keeps the base default; ConditionalVAE's 4
@@ -595,6 +611,7 @@ def _train(args, parser):
         prior_epochs=args.prior_epochs,
         class_prior=args.class_prior or None,
         kmeans_init=args.kmeans_init or None,
+        prior_architecture=args.prior_architecture,
         sampler=args.sampler,
         strategy=args.strategy,
         mixed_precision=None if args.mixed_precision == "none" else args.mixed_precision,

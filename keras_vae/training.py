@@ -100,6 +100,7 @@ def train(
     prior_epochs=None,
     class_prior=None,
     kmeans_init=None,
+    prior_architecture=None,
     sampler=None,
     strategy="default",
     mixed_precision=None,
@@ -147,6 +148,8 @@ def train(
         class_prior: ``vqvae``: make the prior class-conditional (the dataset needs labels).
         kmeans_init: ``vqvae``: start the codebook at k-means centres of the encoder outputs
             of the first 10 training batches.
+        prior_architecture: ``vqvae``, ``vqvae2``: the prior's architecture, ``"pixelcnn"``
+            (default) or ``"transformer"`` (:data:`keras_vae.priors.PRIOR_ARCHITECTURES`).
         sampler: Gaussian-latent models: an ex-post sampler spec (``"gmm:10"``, ``"maf:5"``,
             ``"two_stage"``; :func:`keras_vae.samplers.from_spec`) fitted to the codes of
             the training data after training (``steps_per_epoch`` batches when set) and
@@ -197,8 +200,8 @@ def train(
                             learning_rate=learning_rate, binarize=binarize, seed=seed,
                             steps_per_epoch=steps_per_epoch, model_kwargs=model_kwargs or {},
                             prior_epochs=prior_epochs, class_prior=class_prior,
-                            kmeans_init=kmeans_init, sampler=sampler,
-                            mixed_precision=mixed_precision,
+                            kmeans_init=kmeans_init, prior_architecture=prior_architecture,
+                            sampler=sampler, mixed_precision=mixed_precision,
                             replicas=strategy.num_replicas_in_sync)
     backup_dir = os.path.join(output, "backup" if chief else
                               f"backup-{distribute.worker_name(strategy)}")
@@ -212,8 +215,8 @@ def train(
             result = _train(
                 model, dataset, run_output, output, epochs, steps_per_epoch,
                 validation_steps, batch_size, learning_rate, binarize, seed, resume, verbose,
-                model_kwargs, export, prior_epochs, class_prior, kmeans_init, sampler, strategy,
-                chief,
+                model_kwargs, export, prior_epochs, class_prior, kmeans_init, prior_architecture,
+                sampler, strategy, chief,
                 backup_dir if backup else None, settings, callbacks or [], image_logs, log)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
@@ -293,13 +296,14 @@ def _claim_output(output, backup_dir, settings, resume, overwrite, chief):
 
 def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, validation_steps,
            batch_size, learning_rate, binarize, seed, resume, verbose, model_kwargs, export,
-           prior_epochs, class_prior, kmeans_init, sampler, strategy, chief, backup_dir, settings,
-           callbacks, image_logs, log):
+           prior_epochs, class_prior, kmeans_init, prior_architecture, sampler, strategy, chief,
+           backup_dir, settings, callbacks, image_logs, log):
     ckpt_dir = os.path.join(output, "checkpoints")
     cls = model_class(model)[0]
     conditional = cls.needs_labels
     options = run_options(cls, model, prior_epochs=prior_epochs, class_prior=class_prior,
-                          kmeans_init=kmeans_init, sampler=sampler)
+                          kmeans_init=kmeans_init, prior_architecture=prior_architecture,
+                          sampler=sampler)
     initial_epoch = 0
     if resume:
         with strategy.scope():

@@ -155,13 +155,13 @@ MODELS = {
              capacity_max=5.0, capacity_steps=10, likelihood="gaussian"),
     ),
     # `prior` holds PixelCNN arguments; `build` makes a fresh prior for every model.
-    "vqvae_gradient_residual_gaussian_prior": (
+    "vqvae_gradient_residual_gaussian_transformer_prior": (
         kv.VQVAE,
         dict(input_shape=(8, 8, 3), num_embeddings=6, embedding_dim=3, filters=(4,),
              ema_decay=None, dead_code_steps=None, residual_blocks=1, residual_units=4,
-             likelihood="gaussian",
-             likelihood_scale="learned",
-             prior=dict(grid_shape=(4, 4), num_embeddings=6, filters=8, num_blocks=1)),
+             likelihood="gaussian", likelihood_scale="learned",
+             parts=lambda seed: dict(prior=kv.priors.TransformerPrior(
+                 (4, 4), 6, units=8, num_layers=1, num_heads=2, seed=seed))),
     ),
     "vqvae_ema_dead_codes_class_prior": (
         kv.VQVAE,
@@ -169,6 +169,28 @@ MODELS = {
              ema_decay=0.9, dead_code_steps=1, residual_blocks=0,
              prior=dict(grid_shape=(2, 2), num_embeddings=8, num_classes=3, filters=8,
                         num_blocks=2, gated=False)),
+    ),
+    # Top grid 2x2 over a 4x4 bottom grid; the bottom prior sees the top codes.
+    "vqvae2_ema_dead_codes_class_two_level_pixelcnn": (
+        kv.VQVAE2,
+        dict(input_shape=TINY_IMAGE, num_embeddings=6, embedding_dim=3, filters=(4,),
+             top_filters=(4,), ema_decay=0.9, dead_code_steps=1, residual_blocks=1,
+             residual_units=4, parts=lambda seed: dict(prior=kv.models.TwoLevelPrior(
+                 kv.priors.PixelCNN((2, 2), 6, num_classes=3, filters=8, num_blocks=1,
+                                    seed=seed),
+                 kv.priors.PixelCNN((4, 4), 6, condition_shape=(2, 2), condition_embeddings=6,
+                                    filters=8, num_blocks=1, seed=seed)))),
+    ),
+    "vqvae2_gradient_gaussian_two_level_transformer": (
+        kv.VQVAE2,
+        dict(input_shape=(8, 8, 3), num_embeddings=5, embedding_dim=3, filters=(4,),
+             top_filters=(4,), ema_decay=None, dead_code_steps=None, residual_blocks=0,
+             likelihood="gaussian", parts=lambda seed: dict(prior=kv.models.TwoLevelPrior(
+                 kv.priors.TransformerPrior((2, 2), 5, units=8, num_layers=1, num_heads=2,
+                                            seed=seed),
+                 kv.priors.TransformerPrior((4, 4), 5, condition_shape=(2, 2),
+                                            condition_embeddings=5, units=8, num_layers=1,
+                                            num_heads=2, seed=seed)))),
     ),
 }
 
@@ -248,10 +270,9 @@ def latents(model, x, labels):
 
 def latent_input(model, n, seed=0):
     """A valid input of ``decode``: Gaussian latents, or a code grid for a VQ-VAE."""
-    rng = np.random.default_rng(seed)
-    if is_vq(model):
-        return rng.integers(0, model.num_embeddings, (n, *model.code_shape)).astype("int32")
-    return rng.standard_normal((n, model.latent_dim)).astype("float32")
+    if is_vq(model):  # the codes of images: valid for every level of a VQ-VAE-2
+        return model.encode(batch(model, n, seed)[0]).numpy()
+    return np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype("float32")
 
 
 def encode(model, x, labels):

@@ -14,6 +14,7 @@ from keras_vae.models.factor_vae import FactorVAE
 from keras_vae.models.hierarchical_vae import HierarchicalVAE
 from keras_vae.models.iwae import IWAE
 from keras_vae.models.priors import PixelCNN
+from keras_vae.models.priors import TransformerPrior
 from keras_vae.models.registry import MODEL_KINDS
 from keras_vae.models.registry import applies
 from keras_vae.models.registry import build_model
@@ -23,6 +24,8 @@ from keras_vae.models.registry import model_class
 from keras_vae.models.registry import register
 from keras_vae.models.vae import VAE
 from keras_vae.models.vq_vae import VQVAE
+from keras_vae.models.vq_vae2 import VQVAE2
+from keras_vae.models.vq_vae2 import TwoLevelPrior
 
 register("vae", VAE)
 register("beta_vae", BetaVAE, excluded=("capacity_max", "capacity_steps", "gamma"))
@@ -30,6 +33,7 @@ register("beta_vae_capacity", BetaVAE, excluded=("beta",), capacity_max=25.0)
 register("cvae", ConditionalVAE)
 # Its `prior` is the PixelCNN a run trains (--prior-epochs), not the Gaussian models' --prior.
 register("vqvae", VQVAE, excluded=("prior",))
+register("vqvae2", VQVAE2, excluded=("prior",))
 register("iwae", IWAE)
 register("factor_vae", FactorVAE)
 register("beta_tc_vae", BetaTCVAE)
@@ -52,8 +56,11 @@ __all__ = [
     "IWAE",
     "MODEL_KINDS",
     "PixelCNN",
+    "TransformerPrior",
     "VAE",
+    "TwoLevelPrior",
     "VQVAE",
+    "VQVAE2",
     "applies",
     "build_model",
     "constructor_defaults",
