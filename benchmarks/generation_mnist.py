@@ -2,7 +2,7 @@
 and recall of samples on MNIST, and the fraction of valid shapes on the embedded shapes.
 
 Usage: python benchmarks/generation_mnist.py [--mnist ../shared/data/mnist.npz]
-       [--parts mnist shapes] [--epochs 10] [--num-samples 10000] [--vq-epochs 12]
+       [--parts mnist vq shapes] [--epochs 10] [--num-samples 10000] [--vq-epochs 12]
        [--vq-prior-epochs 20] [--seed 0] [--out DIR] [--picture PATH]
 
 MNIST part:
@@ -11,13 +11,17 @@ MNIST part:
    row is measured in (not Inception: the figures compare these rows with each other only).
 2. Models trained with ``kv.training.train`` (what ``keras-vae train`` runs) on dynamically
    binarized MNIST, Adam 1e-3, batch 128, --epochs epochs: the course VAE (784-400-16),
-   a β-VAE (β = 4) and an IWAE (k = 5) on the same network, and a VQ-VAE with its PixelCNN
-   prior (--vq-epochs, --vq-prior-epochs; 0 skips it).
+   a β-VAE (β = 4) and an IWAE (k = 5) on the same network.
 3. For the VAE, the samplers fitted to its training codes: ``GaussianMixture`` (10 full
    Gaussians), ``TwoStage`` and ``MAF``.
 4. Per row: --num-samples samples against the 10,000 test images (grey), Fréchet distance,
    precision and recall (k = 3), and seconds (training, sampler fit, drawing). The first row is
    10,000 training images against the test images: the floor.
+VQ part (same feature model and test images): a VQ-VAE and a VQ-VAE-2 (library defaults:
+7x7 bottom grid, 3x3 top grid, 128 codes per level), --vq-epochs each, then on each in turn a
+PixelCNN and a Transformer prior over its training codes (--vq-prior-epochs; for the VQ-VAE-2
+a two-level prior: top, then bottom given top). Seconds: the VQ model's training, that prior's
+training and drawing.
 Shapes part: the main job (``keras-vae train`` defaults: conv VAE, 1,000 steps on shapes),
 then the fraction of 10,000 samples that are valid shapes (``kv.evaluation.shapes_validity``)
 from N(0, I) and from each sampler.
@@ -37,11 +41,15 @@ import keras_vae as kv  # noqa: E402
 from keras_vae import cli  # noqa: E402
 from keras_vae import training  # noqa: E402
 from keras_vae.evaluation import generation  # noqa: E402
+from keras_vae.models.vq_vae import prior_description  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NETWORK = dict(latent_dim=16, architecture="mlp", hidden_units=(400,))
 #: The samplers of each table, by CLI spec.
 SAMPLERS = ("gmm:10", "two_stage", "maf:5")
+#: The VQ models of the VQ part, and the prior architectures fitted to each.
+VQ_MODELS = (("VQ-VAE", "vqvae"), ("VQ-VAE-2", "vqvae2"))
+PRIORS = ("pixelcnn", "transformer")
 
 
 def timed(fn, *args, **kwargs):
@@ -90,13 +98,19 @@ def sampler_draw(sampler):
     return lambda num, seed: generation.draw_samples(sampler, num, seed)
 
 
-def mnist_part(args, rows, pictures):
+def test_features(args):
+    """The feature model and the features of the 10,000 test images."""
     features, accuracy = feature_model(args.mnist, args.out, args.seed)
     if accuracy is not None:
         print(f"Feature model: test accuracy {accuracy:.4f}", flush=True)
+    test = np.load(args.mnist)["x_test"][..., None].astype("float32") / 255
+    return features, generation.features_of(features, test)
+
+
+def mnist_part(args, rows, pictures):
+    features, real = test_features(args)
     data = np.load(args.mnist)
-    test = data["x_test"][..., None].astype("float32") / 255
-    real = generation.features_of(features, test)
+    test = data["x_test"]
     train_images = data["x_train"][:len(test), ..., None].astype("float32") / 255
     measure("training images (floor)", lambda n, s: train_images[:n], real, features,
             args.num_samples, args.seed, 0.0, rows, pictures)
@@ -120,12 +134,21 @@ def mnist_part(args, rows, pictures):
             measure(f"{name}, {type(sampler).__name__} ({spec})", sampler_draw(sampler), real,
                     features, args.num_samples, args.seed, seconds + fit_seconds, rows,
                     pictures)
-    if args.vq_epochs:
-        print("Training the VQ-VAE and its PixelCNN prior ...", flush=True)
-        model, seconds = train("vqvae", args.mnist, args.out, args.vq_epochs, args.seed,
-                               prior_epochs=args.vq_prior_epochs)
-        measure("VQ-VAE + PixelCNN", lambda n, s: generation.draw_samples(model, n, s), real,
-                features, args.num_samples, args.seed, seconds, rows, pictures)
+
+
+def vq_part(args, rows, pictures):
+    features, real = test_features(args)
+    codes = kv.data.load(args.mnist, split="train", batch_size=128, seed=args.seed)
+    for name, kind in VQ_MODELS:
+        print(f"Training the {name} ...", flush=True)
+        model, seconds = train(kind, args.mnist, args.out, args.vq_epochs, args.seed,
+                               prior_epochs=0)
+        for architecture in PRIORS:
+            _, prior_seconds = timed(model.fit_prior, codes, epochs=args.vq_prior_epochs,
+                                     architecture=architecture, verbose=0)
+            measure(f"{name} + {prior_description(model.prior)}",
+                    lambda n, s: generation.draw_samples(model, n, s), real, features,
+                    args.num_samples, args.seed, seconds + prior_seconds, rows, pictures)
 
 
 def shapes_part(args, rows, pictures):
@@ -183,8 +206,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", default=os.path.join(HERE, "..", "..", "shared", "data",
                                                         "mnist.npz"))
-    parser.add_argument("--parts", nargs="+", choices=("mnist", "shapes"),
-                        default=["mnist", "shapes"])
+    parser.add_argument("--parts", nargs="+", choices=("mnist", "vq", "shapes"),
+                        default=["mnist", "vq", "shapes"])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--num-samples", type=int, default=10_000)
     parser.add_argument("--vq-epochs", type=int, default=12)
@@ -196,9 +219,12 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     pictures = []
-    if "mnist" in args.parts:
+    if {"mnist", "vq"} & set(args.parts):
         rows = []
-        mnist_part(args, rows, pictures)
+        if "mnist" in args.parts:
+            mnist_part(args, rows, pictures)
+        if "vq" in args.parts:
+            vq_part(args, rows, pictures)
         print(f"\nMNIST, {args.num_samples} samples against the 10,000 test images in the "
               "features of kv.evaluation.train_feature_model; models "
               f"{args.epochs} epochs (VQ-VAE {args.vq_epochs} + prior {args.vq_prior_epochs})")
@@ -206,8 +232,8 @@ def main():
         print("| --- | --- | --- | --- | --- |")
         for name, fd, precision, recall, seconds in rows:
             print(f"| {name} | {fd:.2f} | {precision:.3f} | {recall:.3f} | {seconds:.0f} |")
-        base = next(r[1] for r in rows if r[0] == "VAE, N(0, I)")
-        for name, fd, *_ in rows:
+        base = next((r[1] for r in rows if r[0] == "VAE, N(0, I)"), None)
+        for name, fd, *_ in rows if base is not None else ():
             if name.startswith("VAE, ") and name != "VAE, N(0, I)":
                 print(f"{name}: Fréchet distance {100 * (1 - fd / base):.0f} % below N(0, I)")
     if "shapes" in args.parts:
