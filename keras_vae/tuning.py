@@ -165,7 +165,10 @@ def _aae_space(hp, architecture, d):
 
 def _vq_space(hp, architecture, d):
     base = _choice(hp, "filters", [16, 32, 64], d["filters"][0])
-    return {"filters": tuple(base * 2 ** i for i in range(len(d["filters"]))),
+    filters = tuple(base * 2 ** i for i in range(len(d["filters"])))
+    # The VQ-VAE-2's stages to its top grid keep the last bottom stage's width, as by default.
+    top = {"top_filters": (filters[-1],) * len(d["top_filters"])} if "top_filters" in d else {}
+    return {"filters": filters, **top,
             "num_embeddings": _choice(hp, "num_embeddings", [32, 64, 128, 256],
                                       d["num_embeddings"]),
             "embedding_dim": _choice(hp, "embedding_dim", [8, 16, 32], d["embedding_dim"]),
@@ -183,6 +186,7 @@ SEARCH_SPACES = {
     "beta_vae_capacity": _capacity_space,
     "cvae": _cvae_space,
     "vqvae": _vq_space,
+    "vqvae2": _vq_space,
     "iwae": _iwae_space,
     "factor_vae": _factor_space,
     "beta_tc_vae": _beta_tc_space,

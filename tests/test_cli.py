@@ -373,7 +373,7 @@ def test_cli_defaults_are_the_library_defaults():
     actions = {a.dest: a for a in train._actions}
     for flag, (attribute, target) in cli.MODEL_FLAGS.items():
         assert actions[attribute].default in (None, False), flag
-    assert set(cli.CLI_NETWORK_DEFAULTS) == {"architecture", "filters", "latent_dim"}
+    assert set(cli.CLI_NETWORK_DEFAULTS) == {"architecture", "filters", "latent_dim", "sampler"}
     for flag, kind, name in (("--num-embeddings", "vqvae", "num_embeddings"),
                              ("--residual-blocks", "vqvae", "residual_blocks"),
                              ("--num-samples", "iwae", "num_samples"),

@@ -232,7 +232,8 @@ def test_untuned_hyperparameters_default_to_the_library_defaults():
 
     for kind in kv.models.MODEL_KINDS:
         defaults = kv.models.kind_defaults(kind)
-        hypermodel = kv.tuning.HyperModel(kind, (8, 8, 1) if kind != "vqvae" else (28, 28, 1))
+        codes = kv.models.model_class(kind)[0].latent_kind == "codes"
+        hypermodel = kv.tuning.HyperModel(kind, (28, 28, 1) if codes else (8, 8, 1))
         hp = kt.HyperParameters()
         model = hypermodel.build(hp)
         config = model.get_config()

@@ -213,6 +213,21 @@ def test_cli_attaches_a_sampler_after_training(tiny_npz, tmp_path, capsys):
     assert "Unknown sampler" in capsys.readouterr().err
 
 
+def test_the_cli_fits_a_mixture_by_default_to_models_without_labels(tiny_npz, tmp_path, capsys):
+    tiny = ["--dataset", tiny_npz, "--epochs", "1", "--batch-size", "16", "--architecture",
+            "mlp", "--hidden-units", "8", "--no-export", "--quiet"]
+    runs = {"default": [], "none": ["--sampler", "none"], "cvae": ["--model", "cvae"]}
+    for name, flags in runs.items():
+        assert cli.main(["train", "--output", str(tmp_path / name), *tiny, *flags]) == 0
+    assert f"Fitting the {cli.CLI_NETWORK_DEFAULTS['sampler']} sampler" in \
+        capsys.readouterr().out
+    default = keras.models.load_model(tmp_path / "default" / "model.keras")
+    assert isinstance(default.latent_sampler, samplers.GaussianMixture)
+    assert default.latent_sampler.num_components == 10 and default.latent_sampler.is_fitted
+    for name in ("none", "cvae"):  # a mixture per class would need ten of each of 10 labels
+        assert keras.models.load_model(tmp_path / name / "model.keras").latent_sampler is None
+
+
 GAUSSIAN_IDS = sorted(i for i, (cls, _) in reg.MODELS.items()
                       if cls.latent_kind == "gaussian")
 

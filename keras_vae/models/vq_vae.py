@@ -165,8 +165,8 @@ class CodeAutoencoder(BaseAutoencoder):
         return prior
 
     def prior_training_data(self, data, conditional):
-        """``(codes, labels or None)`` of ``data`` for a prior; class-conditional priors need
-        labels."""
+        """``(codes, labels or None, conditional)`` of ``data`` for a prior: ``conditional``
+        defaults to whether ``data`` has labels, and a class-conditional prior needs them."""
         codes, labels = self.codes_of(data)
         conditional = labels is not None if conditional is None else bool(conditional)
         if conditional and labels is None:
