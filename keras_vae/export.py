@@ -366,8 +366,10 @@ class ExportedModel:
             return pictures
         spec = self.sample_condition_spec()
         if spec is None:
+            from keras_vae.models.serving import samples_title
+
             pictures["samples"] = (self.sample(64, seed=seed), None,
-                                   f"{title}: 64 samples from the prior")
+                                   samples_title(title, self.metadata.get("sampler")))
         elif spec.name == "label":
             rows = np.repeat(np.arange(self.metadata["num_classes"], dtype=np.int32), 8)
             pictures["samples"] = (self.sample(rows, seed=seed), 8,

@@ -26,6 +26,7 @@ from keras_vae.layers import Sampling
 from keras_vae.models.mixture_priors import LatentPrior
 from keras_vae.models.mixture_priors import mixture_from_noise
 from keras_vae.models.serving import check_served_shape
+from keras_vae.models.serving import samples_title
 from keras_vae.models.trainer import ObjectiveModel
 from keras_vae.networks import ARCHITECTURES
 from keras_vae.networks import build_encoder_decoder
@@ -826,7 +827,8 @@ class BaseVAE(BaseAutoencoder):
         return tf.random.stateless_normal(shape, seed=seed, dtype=self.compute_dtype)
 
     def preview_samples(self, seed, title, conditions=None):
-        return (np.asarray(self.sample(64, seed=seed)), None, f"{title}: 64 samples from the prior")
+        sampler = None if self.latent_sampler is None else type(self.latent_sampler).__name__
+        return np.asarray(self.sample(64, seed=seed)), None, samples_title(title, sampler)
 
     # ------------------------------------------------------------------ evaluation hooks
     def importance_log_weights(self, x, condition=None, num_samples=100, seed=0,

@@ -87,3 +87,10 @@ def check_conditions(conditions, width, owner, dtype="float32"):
         c = check_served_shape(c, (width,), "condition")
     c = check_finite(c, "Conditions must be finite; received NaN or infinite values")
     return tf.cast(c, dtype)
+
+
+def samples_title(title, sampler):
+    """The title of a run's 64-sample picture: drawn from the prior, or from the ex-post
+    sampler named ``sampler`` (a class name, as the export metadata holds it)."""
+    source = "the prior" if sampler is None else f"the fitted {sampler} sampler"
+    return f"{title}: 64 samples from {source}"
