@@ -136,17 +136,18 @@ def check_finite(tensor, message):
     return after_checks(tensor, [check])
 
 
-def check_index_range(indices, limit, message):
-    """``indices`` (int32), checked to lie in ``[0, limit)``: eagerly a ValueError with
+def check_index_range(indices, limit, message, low=0):
+    """``indices`` (int32), checked to lie in ``[low, limit)``: eagerly a ValueError with
     ``message`` and the range received, in a graph an assertion with ``message``."""
     if tf.executing_eagerly():
         values = indices.numpy()
-        if values.size and (values.min() < 0 or values.max() >= limit):
+        if values.size and (values.min() < low or values.max() >= limit):
             raise ValueError(f"{message}; received values from {values.min()} to {values.max()}.")
         return indices
-    low = tf.debugging.assert_non_negative(indices, message=message)
-    high = tf.debugging.assert_less(indices, limit, message=message)
-    return after_checks(indices, [low, high])
+    above = tf.debugging.assert_greater_equal(indices, tf.constant(low, indices.dtype),
+                                              message=message)
+    below = tf.debugging.assert_less(indices, limit, message=message)
+    return after_checks(indices, [above, below])
 
 
 def check_finite_arrays(value, name):

@@ -167,10 +167,10 @@ class VQVAE2(CodeAutoencoder):
         """Code rows checked as for every VQ model, and each level in its own range."""
         codes = super().check_codes(codes)
         k, n = self.codebook_size, self.top_length
-        top = _check_range(codes[:, :n], 0, k,
-                           f"VQVAE2: top codes (the first {n} of a row) must lie in [0, {k})")
-        bottom = _check_range(codes[:, n:], k, 2 * k, f"VQVAE2: bottom codes (after the first "
-                              f"{n} of a row) must lie in [{k}, {2 * k})")
+        top = check_index_range(codes[:, :n], k, f"VQVAE2: top codes (the first {n} of a row) "
+                                f"must lie in [0, {k})")
+        bottom = check_index_range(codes[:, n:], 2 * k, f"VQVAE2: bottom codes (after the "
+                                   f"first {n} of a row) must lie in [{k}, {2 * k})", low=k)
         return tf.concat([top, bottom], axis=1)
 
     # ------------------------------------------------------------------ hooks
@@ -287,18 +287,6 @@ class VQVAE2(CodeAutoencoder):
         return {**super().get_config(), "top_filters": self.top_filters}
 
     tuple_config_keys = ("input_shape", "filters", "top_filters")
-
-
-def _check_range(codes, low, high, message):
-    """``codes`` checked to lie in ``[low, high)``: eagerly a ValueError with ``message`` and
-    the values received, in a graph an assertion."""
-    if tf.executing_eagerly():
-        values = codes.numpy()
-        if values.size and (values.min() < low or values.max() >= high):
-            raise ValueError(f"{message}; received values from {values.min()} to "
-                             f"{values.max()}.")
-        return codes
-    return check_index_range(codes - low, high - low, message) + low
 
 
 def join_codes(top, bottom, codebook_size):
