@@ -42,16 +42,24 @@ def _train_once(name, policy, epochs):
 
 #: Statistics of discrete code assignments: one nearest code flipped by round-off moves them
 #: by more than any round-off tolerance (a perplexity of 3.56 against 3.61 after three epochs
-#: on an AMD EPYC), so they are checked by what must hold at any precision instead.
+#: on an AMD EPYC; the VQ-VAE-2's top-level perplexity 5.28 against 4.96 on the same machine,
+#: where its 2x2 top grid holds four codes an image), so they are checked by what must hold
+#: at any precision instead. The VQ-VAE-2 reports them per level too (``top_perplexity``).
 DISCRETE = ("perplexity", "codebook_usage")
+
+
+def _is_discrete(metric):
+    return metric.endswith(DISCRETE)
 
 
 def _check_discrete(model, metric, values):
     values = np.asarray(values)
-    if metric == "perplexity":
-        assert np.all((values >= 1.0 - 1e-4) & (values <= model.num_embeddings + 1e-4)), values
+    if metric.endswith("perplexity"):
+        # Over both levels a VQ-VAE-2 has num_embeddings codes, one level codebook_size.
+        codes = model.num_embeddings if metric == "perplexity" else model.codebook_size
+        assert np.all((values >= 1.0 - 1e-4) & (values <= codes + 1e-4)), (metric, values)
     else:
-        assert np.all((values > 0.0) & (values <= 1.0)), values
+        assert np.all((values > 0.0) & (values <= 1.0)), (metric, values)
 
 
 @pytest.mark.parametrize("policy, tolerance", [
@@ -74,7 +82,7 @@ def test_mixed_precision_training_is_finite_and_close_to_float32(name, policy, t
         policy == "mixed_float16")
     for metric, values in history.items():
         assert np.all(np.isfinite(values)), (metric, values)
-        if metric in DISCRETE:
+        if _is_discrete(metric):
             _check_discrete(model, metric, values)
             continue
         if policy == "mixed_float16":
@@ -86,7 +94,7 @@ def test_mixed_precision_training_is_finite_and_close_to_float32(name, policy, t
     # discrete statistics included: one step's assignments rarely flip, and a flip there is
     # still within the invariants).
     for metric, value in before.items():
-        if metric in DISCRETE:
+        if _is_discrete(metric):
             _check_discrete(model, metric, [value])
             continue
         expected = reference_before[metric]
