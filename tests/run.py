@@ -14,8 +14,8 @@ core), longest first. A process ends with its chunk, and its memory with it. A c
 runs past ``--timeout-factor`` times its expected time (and at least ``--min-timeout``
 seconds) is killed and counted as failed, so a hang ends the run instead of CI's clock.
 
-Every chunk's pytest output is kept under ``--logs``; the output of a failed chunk is printed
-whole. The last line is the suite's total, ``suite: N passed, N failed, N skipped``, and the
+Each chunk gets a line with its time and the peak memory of its process; its pytest output is
+kept under ``--logs``, and printed whole if it failed. The last line is the suite's total, ``suite: N passed, N failed, N skipped``, and the
 exit status is 0 only if every chunk passed. ``--record`` rewrites ``tests/durations.json``
 from this run's times.
 
@@ -97,6 +97,17 @@ def tally(junit_path):
     return passed, failed, skipped, per_unit, slowest
 
 
+def reap(process, block=False):
+    """``(exit code, peak resident MiB)`` of a finished chunk process, ``(None, None)`` while
+    it runs. The peak is the largest resident size of the process or of any process it
+    waited for (``wait4``'s ``ru_maxrss``): what tells a chunk that outgrows the machine."""
+    pid, status, usage = os.wait4(process.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return None, None
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return process.returncode, usage.ru_maxrss / 1024.0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m tests.run", description=__doc__.split("\n\n")[0],
@@ -148,13 +159,13 @@ def main(argv=None):
                 index, expected, names, started, log = running[process]
                 elapsed = time.monotonic() - started
                 limit = max(args.min_timeout, args.timeout_factor * expected)
-                code = process.poll()
-                if code is None and elapsed > limit:
+                timed_out = elapsed > limit
+                if timed_out:
                     process.kill()
-                    process.wait()
-                    code = None
-                elif code is None:
+                code, peak = reap(process, block=timed_out)
+                if code is None:
                     continue
+                code = None if timed_out else code
                 log.close()
                 del running[process]
                 junit = os.path.join(logs, f"chunk-{index:02d}.xml")
@@ -164,7 +175,8 @@ def main(argv=None):
                                               f"{limit:.0f} s)" if code is None
                                               else f"FAILED (exit {code})")
                 print(f"chunk {index}/{len(plan)} {status} in {elapsed:.0f} s "
-                      f"(expected {expected:.0f} s): {' '.join(names)}", flush=True)
+                      f"(expected {expected:.0f} s), peak {peak:.0f} MiB: {' '.join(names)}",
+                      flush=True)
                 if not ok:
                     with open(log.name) as f:
                         sys.stdout.write(f.read())

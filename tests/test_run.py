@@ -85,6 +85,17 @@ def test_a_passing_suite_ends_with_its_total_and_records_its_times(tmp_path):
     assert set(recorded) == {"tests/test_a.py", "tests/test_b.py", "keras_vae"}
 
 
+def test_each_chunk_reports_the_peak_memory_of_its_process(tmp_path):
+    folder = _suite(tmp_path, {"big": "def test_holds_300_mib():\n"
+                                      "    block = bytearray(300 * 2**20)\n"
+                                      "    assert block[-1] == 0\n"})
+    done = _run(folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if "tests/test_big.py" in line)
+    peak = float(line.split("peak ")[1].split(" MiB")[0])
+    assert 300 < peak < 600, line
+
+
 def test_a_failing_chunk_fails_the_run_and_shows_its_output(tmp_path):
     folder = _suite(tmp_path, {"good": "def test_one():\n    pass\n",
                                "bad": "def test_broken():\n    assert 1 == 2, 'the broken one'\n"})
