@@ -2,10 +2,10 @@
 
 Why not one long pytest session: TensorFlow never gives back what it compiled for a model
 (every XLA-compiled step stays in its device compiler's cache after the model is gone:
-about 24 MiB per MLP model trained, against 4 MiB without XLA and 1 MiB eagerly, measured
-with TF 2.21 on 2026-12-05), so a process that runs the whole suite only grows. Under
-``pytest -n 2`` each worker reached 9-11 GiB; two of them filled this 24 GiB machine, a
-worker was killed and xdist hung replacing it until CI's time ran out.
+about 24 MiB per MLP model trained, against 3.6 MiB without XLA and 0.6 MiB eagerly, measured
+with TF 2.21 on 2026-12-05; TensorFlow issue 64170), so a process that runs the whole suite
+only grows. Under ``pytest -n 2`` each worker reached 9-12 GiB; two of them filled this 24 GiB
+machine, a worker was killed and xdist hung replacing it until CI's time ran out.
 
 So the test files are cut into chunks of about ``--chunk-seconds`` each (from the per-file
 times in ``tests/durations.json``; a file not listed there counts as the median), and each
@@ -15,9 +15,9 @@ runs past ``--timeout-factor`` times its expected time (and at least ``--min-tim
 seconds) is killed and counted as failed, so a hang ends the run instead of CI's clock.
 
 Each chunk gets a line with its time and the peak memory of its process; its pytest output is
-kept under ``--logs``, and printed whole if it failed. The last line is the suite's total, ``suite: N passed, N failed, N skipped``, and the
-exit status is 0 only if every chunk passed. ``--record`` rewrites ``tests/durations.json``
-from this run's times.
+kept under ``--logs``, and printed whole if it failed. The last line is the suite's total,
+``suite: N passed, N failed, N skipped``, and the exit status is 0 only if every chunk
+passed. ``--record`` rewrites ``tests/durations.json`` from this run's times.
 
 Options after ``--`` (or any the runner does not know) go to every chunk's pytest, e.g.
 ``python -m tests.run -- -m "not slow"``. For one file or one test, call pytest directly.
