@@ -4,9 +4,9 @@ Usage: python benchmarks/memory_growth.py [--models vae_mlp vae_conv_gaussian] [
        [--settings xla graph eager] [--cleanup none clear]
 
 For each model (an entry of tests/registry.py) and compile setting, a fresh process builds the
-model, trains it one epoch on its 32-example batch (Adam 1e-2, batches of 16), drops it and
-collects garbage, ``--repeats`` times; with ``--cleanup clear`` it also calls
-``keras.backend.clear_session(free_memory=True)`` after each model. The table gives the
+model, trains it one epoch on its 32-example batch (``registry.trained``: Adam 1e-2, batches
+of 16), drops it and collects garbage, ``--repeats`` times; with ``--cleanup clear`` it also
+calls ``keras.backend.clear_session(free_memory=True)`` after each model. The table gives the
 resident memory after the first model and the growth per further model (a least-squares
 slope over the rest), in MiB.
 
@@ -45,10 +45,7 @@ def resident_mib():
 
 sizes = []
 for _ in range({repeats}):
-    model = registry.build({model!r})
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), **{settings!r})
-    x, labels = registry.batch(model)
-    model.fit(x, labels, batch_size=16, epochs=1, verbose=0)
+    model = registry.trained({model!r}, **{settings!r})
     del model
     if {clear!r}:
         keras.backend.clear_session(free_memory=True)

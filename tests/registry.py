@@ -208,12 +208,12 @@ def build(model_id, seed=0):
     return cls(**kwargs, seed=seed)
 
 
-def trained(model_id, epochs=1, seed=0, callbacks=()):
+def trained(model_id, epochs=1, seed=0, callbacks=(), **compile_kwargs):
     """A model of ``model_id`` trained ``epochs`` epochs on its :func:`batch` (Adam 1e-2,
-    batches of 16): weights that are no longer the initial ones, for tests of what a trained
-    model gives."""
+    batches of 16; ``compile_kwargs`` go to ``compile``, e.g. ``jit_compile=False``): weights
+    that are no longer the initial ones, for tests of what a trained model gives."""
     model = build(model_id, seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), **compile_kwargs)
     x, labels = batch(model)
     model.fit(x, labels, batch_size=16, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model

@@ -100,7 +100,8 @@ def tally(junit_path):
 def reap(process, block=False):
     """``(exit code, peak resident MiB)`` of a finished chunk process, ``(None, None)`` while
     it runs. The peak is the largest resident size of the process or of any process it
-    waited for (``wait4``'s ``ru_maxrss``): what tells a chunk that outgrows the machine."""
+    waited for (``wait4``'s ``ru_maxrss``): what tells a chunk that outgrows the machine. A
+    forked child starts from this runner's own size (tens of MiB), so that is the floor."""
     pid, status, usage = os.wait4(process.pid, 0 if block else os.WNOHANG)
     if pid == 0:
         return None, None
