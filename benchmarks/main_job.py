@@ -41,13 +41,34 @@ def cpu_name():
     return f"{names[0] if names else 'unknown CPU'} ({simd}), {os.cpu_count()} cores"
 
 
+def environment(package_root):
+    """This process's environment with ``package_root`` first on ``PYTHONPATH``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def check_import(package_root):
+    """Refuses to time a contender whose ``keras_vae`` would come from elsewhere (an install
+    that takes precedence over ``PYTHONPATH``), naming both folders."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; "
+                               "print(u.find_spec('keras_vae').submodule_search_locations[0])"],
+        capture_output=True, text=True, env=environment(package_root), cwd=tempfile.gettempdir())
+    where = os.path.realpath(found.stdout.strip())
+    expected = os.path.realpath(os.path.join(package_root, "keras_vae"))
+    if where != expected:
+        raise SystemExit(f"keras_vae would be imported from {where or found.stderr[-500:]}, "
+                         f"not {expected}: an installed keras_vae takes precedence over "
+                         "PYTHONPATH here.")
+
+
 def run_job(package_root, train_args):
     """One `python -m keras_vae train` with ``package_root`` first on the path: a dict of
     wall and CPU seconds, epoch seconds, peak MiB and validation -ELBO."""
     output = tempfile.mkdtemp(prefix="main_job_")
-    env = dict(os.environ, PYTHONPATH=package_root + os.pathsep + os.environ.get("PYTHONPATH",
-                                                                              ""))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env = environment(package_root)
     command = [sys.executable, "-m", "keras_vae", "train", "--output",
                os.path.join(output, "run"), *train_args]
     try:
@@ -97,6 +118,8 @@ def main(argv=None):
         contenders.append((f"baseline {args.baseline}", baseline))
     results = {name: [] for name, _ in contenders}
     try:
+        for _, root in contenders:
+            check_import(root)
         for round_index in range(args.rounds):
             order = contenders if round_index % 2 == 0 else contenders[::-1]
             for name, root in order:
