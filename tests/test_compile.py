@@ -160,3 +160,67 @@ def test_auto_steps_per_execution_is_saved_as_auto(tmp_path):
     loaded.fit(tf.data.Dataset.from_tensor_slices(images()).batch(4).repeat(), epochs=1,
                steps_per_epoch=3, verbose=0)
     assert loaded.steps_per_execution == 3
+
+
+def test_xla_chunks_run_the_same_steps_as_single_steps(monkeypatch):
+    # Several steps per call run as one XLA program over a chunk of batches; a chunk cut
+    # short by the end of the data (40 examples: 10 batches, chunks of 4, 4, 2) runs that
+    # program over fewer batches, and one that mixes batch sizes (42: a last batch of 2)
+    # runs its steps one call each. Every path must train as single steps do.
+    monkeypatch.setattr(kv.layers.Sampling, "call", lambda self, inputs: inputs[0])
+    chunked = []
+    original = kv.models.execution.CompiledModel._chunk_function
+    monkeypatch.setattr(kv.models.execution.CompiledModel, "_chunk_function",
+                        lambda self, kind: chunked.append(kind) or original(self, kind))
+    for n in (40, 42):
+        x = images(n)
+        runs = {}
+        for steps_per_execution in (4, 1):
+            model = mlp(likelihood="gaussian")
+            model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True,
+                          steps_per_execution=steps_per_execution)
+            history = model.fit(x, batch_size=4, epochs=2, shuffle=False, verbose=0,
+                                validation_data=x[:20])
+            assert int(model.optimizer.iterations) == 2 * -(-n // 4)
+            runs[steps_per_execution] = (history.history, [w.numpy() for w in model.weights],
+                                         model.evaluate(x, batch_size=4, verbose=0))
+        for name in runs[1][0]:
+            np.testing.assert_allclose(runs[4][0][name], runs[1][0][name], rtol=1e-5,
+                                       atol=1e-5, err_msg=name)
+        for chunk_weight, single_weight in zip(runs[4][1], runs[1][1]):
+            np.testing.assert_allclose(chunk_weight, single_weight, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(runs[4][2], runs[1][2], rtol=1e-5)
+    assert chunked.count("train") == 2 and chunked.count("test") >= 2
+
+
+def test_a_chunk_checks_every_batch_before_training_on_any():
+    keras.utils.set_random_seed(0)
+    model = kv.ConditionalVAE(input_shape=(8, 8, 1), num_classes=3, latent_dim=2,
+                              hidden_units=(8,))
+    model.compile(optimizer="adam", steps_per_execution=4)
+    assert model.jit_compile is True
+    before = [w.numpy() for w in model.trainable_weights]
+    labels = np.array([0, 1, 2, 0, 1, 7, 2, 0])  # the third batch of two is bad
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels must lie in \[0, 3\)"):
+        model.fit(images(8), labels, batch_size=2, epochs=1, verbose=0)
+    for old, new in zip(before, model.trainable_weights):
+        np.testing.assert_array_equal(old, new.numpy())
+
+
+def test_a_subclass_with_its_own_step_keeps_one_step_per_call():
+    class Counted(kv.VAE):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.counter = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                           name="counter")
+
+        def train_step(self, data):
+            self.counter.assign_add(1.0)
+            return super().train_step(data)
+
+    keras.utils.set_random_seed(0)
+    model = Counted(input_shape=(8, 8, 1), latent_dim=3, hidden_units=(16,))
+    model.compile(optimizer="adam", steps_per_execution=4)
+    assert model.split_step("train") is None and model.split_step("test") is not None
+    model.fit(images(16), batch_size=2, epochs=1, verbose=0)
+    assert float(model.counter) == 8.0

@@ -105,7 +105,8 @@ class CompiledModel(keras.Model):
         repeated data Keras would otherwise run past them). It is used with the XLA step
         (``jit_compile``), where per-step Python work is a large share: on this 2-core CPU
         the 784-400-20 VAE trains about 1.2x faster at batch 128
-        (``benchmarks/throughput.py``). With the graph step (conv models), eagerly and under
+        (``benchmarks/throughput.py``); the steps of a call run as one XLA program (see
+        :meth:`_chunk_function`). With the graph step (conv models), eagerly and under
         a distribution strategy it is 1: on the MNIST ConvVAE its gain was within noise, and
         it made the conv VAE on shapes slower (145 s against 98 s for the main job).
         As with any ``steps_per_execution`` above 1, batch-level callback hooks run once per
@@ -199,7 +200,7 @@ class CompiledModel(keras.Model):
         # (bad data) and is wrong under distribution strategies.
         if getattr(self, "optimizer", None) is not None:
             self.build_optimizers()
-        return self._graph_around_core(super().make_train_function, force)
+        return self._step_function("train", super().make_train_function, force)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Under a strategy Keras builds the model symbolically from the first batch averaged
@@ -211,10 +212,124 @@ class CompiledModel(keras.Model):
                 self.build_optimizers()
 
     def make_test_function(self, force=False):
-        return self._graph_around_core(super().make_test_function, force)
+        return self._step_function("test", super().make_test_function, force)
 
     def make_predict_function(self, force=False):
         return self._graph_around_core(super().make_predict_function, force)
+
+    def split_step(self, kind):
+        """``(check, core)`` when this model's ``kind`` step (``"train"`` or ``"test"``) is
+        ``core(check(data))``: ``check`` takes a batch as the dataset yields it and runs in
+        the graph (input checks), ``core`` takes what ``check`` returns, does the work and
+        returns the step's logs. ``None`` (this default) for a step of another shape; then
+        every step is one call into the compiled core, as in Keras."""
+        return None
+
+    def _step_function(self, kind, make, force):
+        """The ``kind`` function ``fit``/``evaluate`` call: Keras's (``make``), or, for a
+        split step under XLA with several steps per execution, :meth:`_chunk_function`."""
+        attribute = f"{kind}_function"
+        if not (self._xla_core() and self.steps_per_execution > 1
+                and self.split_step(kind) is not None):
+            return self._graph_around_core(make, force)
+        if getattr(self, attribute) is None or force:
+            setattr(self, attribute, self._chunk_function(kind))
+        return getattr(self, attribute)
+
+    def _chunk_function(self, kind):
+        """Runs up to ``steps_per_execution`` steps per call with one XLA launch.
+
+        Keras's multi-step loop calls the compiled core once per step, and each call
+        passes every variable (weights, optimizer slots, metric states) into and out of
+        XLA: on the 784-400-20 VAE at batch 128 that costs about a quarter of the step.
+        Here the graph takes the chunk's batches from the iterator and checks each one
+        (``check``), then one XLA program runs ``core`` over all of them in a loop. A chunk
+        cut short by the end of the data runs the same program over its batches alone; a
+        chunk whose batches differ in shape (a last, smaller batch) runs its steps one XLA
+        call each instead, so no batch is dropped or padded into the objective.
+        Returns the last step's logs; raises ``StopIteration`` when the data has ended.
+        """
+        check, core = self.split_step(kind)
+        steps = self.steps_per_execution
+        one = tf.function(core, jit_compile=True, autograph=False)
+        state = {}
+
+        def specs_of(structure):
+            return tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), structure)
+
+        def zeros(spec):
+            return tf.nest.map_structure(
+                lambda s: tf.zeros([0 if d is None else d for d in s.shape], s.dtype), spec)
+
+        def many(stacked, count):
+            def body(i, _):
+                return i + 1, core(tf.nest.map_structure(lambda t: t[i], stacked))
+
+            return tf.while_loop(lambda i, _: i < count, body,
+                                 (tf.constant(0), zeros(state["out"])))[1]
+
+        many = tf.function(many, jit_compile=True, autograph=False)
+
+        def chunk(iterator):
+            checked = specs_of(tf.function(check, autograph=False).get_concrete_function(
+                iterator.element_spec).structured_outputs)
+            flat = tf.nest.flatten(checked)
+            state["out"] = specs_of(one.get_concrete_function(checked).structured_outputs)
+
+            def shape_of(values):
+                return tf.concat([tf.shape(v) for v in values], axis=0)
+
+            def gather(i, ended, same, first, arrays):
+                batch = iterator.get_next_as_optional()
+
+                def take():
+                    values = tf.nest.flatten(check(batch.get_value()))
+                    shape = shape_of(values)
+                    new_first = tf.where(i == 0, shape, first)
+                    return (i + 1, tf.constant(False),
+                            tf.logical_and(same, tf.reduce_all(shape == new_first)), new_first,
+                            [a.write(i, v) for a, v in zip(arrays, values)])
+
+                return tf.cond(batch.has_value(), take,
+                               lambda: (i, tf.constant(True), same, first, arrays))
+
+            rank = sum(s.shape.rank for s in flat)
+            arrays = [tf.TensorArray(s.dtype, size=0, dynamic_size=True, infer_shape=False,
+                                     element_shape=s.shape) for s in flat]
+            count, _, same, _, arrays = tf.while_loop(
+                lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)), gather,
+                (tf.constant(0), tf.constant(False), tf.constant(True),
+                 tf.zeros([rank], tf.int32), arrays))
+
+            def read(j):
+                return tf.nest.pack_sequence_as(checked, [a.read(j) for a in arrays])
+
+            def each():
+                return tf.while_loop(lambda j, _: j < count,
+                                     lambda j, _: (j + 1, one(read(j))),
+                                     (tf.constant(0), zeros(state["out"])))[1]
+
+            def whole():
+                # Padded to `steps` batches (repeating the last), so that a short chunk runs
+                # the same XLA program as a full one; only its first `count` batches are used.
+                def padded(array):
+                    stacked = array.stack()
+                    return tf.concat([stacked, tf.repeat(stacked[-1:], steps - count, 0)], 0)
+
+                return many(tf.nest.pack_sequence_as(checked, [padded(a) for a in arrays]),
+                            count)
+
+            return count, tf.cond(tf.logical_and(count > 0, same), whole, each)
+
+        chunk = tf.function(chunk, autograph=False, reduce_retracing=True)
+
+        def function(iterator):
+            count, logs = chunk(iterator)
+            if int(count) == 0:
+                raise StopIteration
+            return logs
+
+        return function
 
     def _core(self, function):
         """``function``, XLA-compiled when the step is split (see :meth:`compile`)."""

@@ -123,6 +123,14 @@ class ObjectiveModel(CompiledModel):
         """Checks a batch from ``fit``/``evaluate`` and returns what ``_objective`` takes."""
         raise NotImplementedError
 
+    def split_step(self, kind):
+        # Both steps are `core(unpack_inputs(data))` unless a subclass wrote its own.
+        own = {"train": (ObjectiveModel.train_step, self._train_on),
+               "test": (ObjectiveModel.test_step, self._test_on)}
+        step, core = own[kind]
+        return (self.unpack_inputs, core) if getattr(type(self), f"{kind}_step") is step \
+            else None
+
     def train_step(self, data):
         return self._core(self._train_on)(self.unpack_inputs(data))
 
