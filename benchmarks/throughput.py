@@ -9,21 +9,21 @@ its ConvVAE, eager CPU training; it needs ``pip install torch==2.13.0``) and ker
 each --variant. A run trains 50 warm-up steps, then one timed epoch over the 60,000 MNIST
 training images in full batches (scaled to [0, 1], Bernoulli likelihood, Adam 1e-3; the
 last, partial batch is dropped, as PyTorch's loop drops it), and reports samples/s;
-the table gives the median over the rounds, the peak resident memory of the process, and
-the ratio to PyTorch. Rounds interleave the contenders so that drift in this machine's speed
-hits them alike.
+the table gives the median over the rounds, the GFLOP/s that rate achieves (from the
+counted work of the network, the same for both sides: see ``forward_flops``), the peak
+resident memory of the process, and the ratio to PyTorch. Rounds interleave the contenders
+so that drift in this machine's speed hits them alike.
 
 Variants of keras_vae (compile arguments; the package's defaults are what users get):
     default      ``model.compile(optimizer)`` with nothing else
     graph        ``jit_compile=False, steps_per_execution=1`` (Keras's own CPU default)
     xla          ``jit_compile=True, steps_per_execution=1``
 
-The VQ-VAE (kv.VQVAE defaults, K=128, D=16) has no PyTorch peer; its row shows keras_vae
-alone. The pipeline row times ``kv.data.load`` alone (no model): images/s it delivers,
-against what the fastest training step consumes (target >= 10x).
+The VQ-VAE (kv.VQVAE defaults, K=128, D=16) races ``benchmarks/torch_vqvae.py``, the same
+network written in eager PyTorch. The pipeline row times ``kv.data.load`` alone (no model):
+images/s it delivers, against what the fastest training step consumes (target >= 10x).
 
-PyTorch's peer fixes its batch at 128; for other batch sizes this script runs the same file
-with that one constant changed (the line ``B = 128``), nothing else.
+PyTorch's peer takes its batch size as its fourth argument.
 """
 
 import importlib.util
@@ -40,6 +40,7 @@ from mnist_classifier import mnist_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "..", "..", "shared", "peers", "torch_vae.py")
+VQ_PEER = os.path.join(HERE, "torch_vqvae.py")
 WARMUP_STEPS = 50
 
 VARIANTS = {
@@ -47,6 +48,38 @@ VARIANTS = {
     "graph": {"jit_compile": False, "steps_per_execution": 1},
     "xla": {"jit_compile": True, "steps_per_execution": 1},
 }
+
+
+# ---------------------------------------------------------------------- counted work
+def forward_flops(model):
+    """Floating-point operations of one example's forward pass through the model's dense and
+    convolution layers (a multiply-add counts 2; biases, activations and the loss are left
+    out, as they are a few percent of these networks)."""
+    import keras
+
+    def nested(layer):
+        for sub in getattr(layer, "layers", []):
+            yield sub
+            yield from nested(sub)
+
+    flops = 0
+    for layer in nested(model):
+        if isinstance(layer, keras.layers.Dense):
+            flops += 2 * int(layer.kernel.shape[0]) * int(layer.kernel.shape[1])
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            kh, kw = layer.kernel_size
+            cin = int(layer.input.shape[-1])
+            # A convolution does its window's work per output position; a transposed one per
+            # input position.
+            grid = layer.output if isinstance(layer, keras.layers.Conv2D) else layer.input
+            positions = int(grid.shape[1]) * int(grid.shape[2])
+            flops += 2 * kh * kw * cin * layer.filters * positions
+    return flops
+
+
+#: Training costs about three forward passes: the forward itself and, backward, the gradient
+#: with respect to each layer's input and to its weights.
+TRAIN_PASSES = 3
 
 
 # ---------------------------------------------------------------------- workers (one process)
@@ -73,6 +106,7 @@ def keras_worker(model_name, batch_size, variant, mnist):
     history = model.fit(train, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
     return {"samples_per_sec": images / seconds, "seconds": seconds,
+            "train_flops": TRAIN_PASSES * forward_flops(model),
             "last_loss": float(history.history["loss"][-1]),
             "jit_compile": bool(model.jit_compile),
             "steps_per_execution": int(model.steps_per_execution)}
@@ -104,15 +138,21 @@ def run(command):
 
 
 def peer_command(model_name, batch_size, mnist):
-    source = open(PEER).read()
-    if source.count("B = 128\n") != 1:
-        raise RuntimeError(f"{PEER} no longer has one `B = 128` line; update this benchmark.")
-    source = source.replace("B = 128\n", f"B = {batch_size}\n")
-    code = ("import resource, sys, io, contextlib, json\n"
-            f"sys.argv = ['torch_vae.py', {model_name!r}, {mnist!r}, '1']\n"
+    """The PyTorch peer of ``model_name``, run in a process that adds its peak memory to the
+    JSON line the peer prints: the course code (``../shared/peers/torch_vae.py``) for the
+    MLP and the ConvVAE, ``torch_vqvae.py`` here for the VQ-VAE."""
+    if model_name == "vqvae":
+        path, argv = VQ_PEER, [VQ_PEER, mnist, "1", str(batch_size)]
+    else:
+        path, argv = PEER, ["torch_vae.py", model_name, mnist, "1", str(batch_size)]
+        if "sys.argv[4]" not in open(PEER).read():
+            raise RuntimeError(f"{PEER} no longer reads its batch size from its fourth "
+                               "argument; update this benchmark.")
+    code = ("import resource, sys, io, contextlib, json, runpy\n"
+            f"sys.argv = {argv!r}\n"
             "buffer = io.StringIO()\n"
             "with contextlib.redirect_stdout(buffer):\n"
-            f"    exec(compile({source!r}, 'torch_vae.py', 'exec'))\n"
+            f"    runpy.run_path({path!r}, run_name='__main__')\n"
             "result = json.loads(buffer.getvalue().strip().splitlines()[-1])\n"
             "result['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
             "print(json.dumps(result))\n")
@@ -157,7 +197,7 @@ def main():
             for batch_size in args.batch_sizes:
                 contenders = [(v, self_command(model_name, batch_size, v, mnist))
                               for v in args.variants]
-                if torch and model_name != "vqvae":
+                if torch:
                     contenders.insert(0, ("pytorch", peer_command(model_name, batch_size, mnist)))
                 for name, command in contenders:
                     result = run(command)
@@ -172,16 +212,22 @@ def main():
     def median(key, field="samples_per_sec"):
         return statistics.median(r[field] for r in results[key])
 
+    def counted(model_name):
+        """Training FLOPs per example of ``model_name`` (keras_vae's count: the PyTorch peer
+        runs the same network)."""
+        return results[(model_name, args.batch_sizes[0], args.variants[0])][0]["train_flops"]
+
     print()
     print(f"MNIST 60,000 images, one timed epoch per run after {WARMUP_STEPS} warm-up steps, "
           f"median of {args.rounds} runs; {os.cpu_count()} CPU cores")
-    print("| model | batch | contender | samples/s | vs PyTorch | peak MiB | last loss |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+    print("| model | batch | contender | samples/s | GFLOP/s | vs PyTorch | peak MiB | last loss |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     fastest_step = {}
     for model_name in args.models:
         for batch_size in args.batch_sizes:
             reference = results.get((model_name, batch_size, "pytorch"))
             base = median((model_name, batch_size, "pytorch")) if reference else None
+            flops = counted(model_name)
             for name in (["pytorch"] if reference else []) + args.variants:
                 key = (model_name, batch_size, name)
                 rate = median(key)
@@ -194,7 +240,8 @@ def main():
                     first = results[key][0]
                     extra = (f" (jit_compile={first['jit_compile']}, "
                              f"steps_per_execution={first['steps_per_execution']})")
-                print(f"| {model_name} | {batch_size} | {label}{extra} | {rate:,.0f} | {ratio} "
+                print(f"| {model_name} | {batch_size} | {label}{extra} | {rate:,.0f} "
+                      f"| {rate * flops / 1e9:.0f} | {ratio} "
                       f"| {median(key, 'peak_mib'):.0f} | {results[key][-1]['last_loss']:.2f} |")
     for batch_size in args.batch_sizes:
         rate = median(("pipeline", batch_size, "kv.data.load"))
@@ -203,6 +250,9 @@ def main():
         print(f"| pipeline alone | {batch_size} | kv.data.load | {rate:,.0f} | {ratio} "
               f"| {median(('pipeline', batch_size, 'kv.data.load'), 'peak_mib'):.0f} | |")
     print("last loss: keras_vae's epoch mean; PyTorch's last batch (nats per example)")
+    print("GFLOP/s: samples/s times the counted training work per example "
+          f"({TRAIN_PASSES} forward passes of the dense and convolution layers): "
+          + ", ".join(f"{m} {counted(m) / 1e6:.1f} MFLOP" for m in args.models))
 
 
 if __name__ == "__main__":
