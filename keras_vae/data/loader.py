@@ -166,7 +166,21 @@ def load(
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     ds = _finalize(ds, labels, max_value if scale else None, binarize, seed_value)
-    return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+    ds = ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+    if kind in ("npz", "idx"):
+        ds = ds.with_options(_untuned())
+    return ds
+
+
+def _untuned():
+    """``tf.data`` options with autotuning off, for data served from memory: whole batches
+    gathered by index leave nothing to tune, and the autotuner cost the 784-400-20 VAE a
+    quarter of its epoch at batch 512 (its thread's CPU time, and the training step left
+    waiting for batches in one epoch of two; ``benchmarks/throughput.py``). ``AUTOTUNE``
+    settings then take tf.data's defaults. A later ``with_options`` can turn it back on."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def _index_batches(n, batch_size, shuffle, seed, drop_remainder):

@@ -1,0 +1,38 @@
+"""benchmarks/throughput.py's counted work and its PyTorch VQ-VAE peer."""
+
+import os
+import sys
+
+import pytest
+
+import keras_vae as kv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import throughput  # noqa: E402
+
+
+def test_forward_flops_count_dense_and_convolution_layers():
+    mlp = kv.VAE(input_shape=(28, 28, 1), latent_dim=20)  # 784-400-(20+20); 20-400-784
+    assert throughput.forward_flops(mlp) == 2 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784)
+    conv = kv.VAE(input_shape=(28, 28, 1), latent_dim=128, architecture="conv")
+    # Multiply-adds: each conv per output position, each transposed conv per input position.
+    encoder = 14 * 14 * 16 * 1 * 32 + 7 * 7 * 16 * 32 * 64 + 3 * 3 * 16 * 64 * 128
+    decoder = 3 * 3 * 16 * 128 * 64 + 7 * 7 * 16 * 64 * 32 + 14 * 14 * 16 * 32 * 1
+    dense = 1152 * 256 + 128 * 1152
+    assert throughput.forward_flops(conv) == 2 * (encoder + decoder + dense)
+
+
+def test_the_pytorch_vq_peer_has_the_same_network():
+    pytest.importorskip("torch")
+    import torch_vqvae
+
+    model = kv.VQVAE(input_shape=(28, 28, 1), num_embeddings=128, embedding_dim=16)
+    peer = torch_vqvae.VQVAE()
+    assert sum(p.numel() for p in peer.parameters()) == sum(
+        int(w.numpy().size) for w in model.trainable_weights)
+    assert tuple(peer.embeddings.shape) == (128, 16)
+    import torch
+
+    logits, commitment = peer(torch.zeros(2, 1, 28, 28))
+    assert tuple(logits.shape) == (2, 1, 28, 28) and tuple(commitment.shape) == (2,)
