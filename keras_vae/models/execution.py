@@ -254,8 +254,9 @@ class CompiledModel(keras.Model):
         one = tf.function(core, jit_compile=True, autograph=False)
         state = {}
 
-        def specs_of(structure):
-            return tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), structure)
+        def specs_of(structure):  # None stays None (a model's absent condition)
+            return tf.nest.map_structure(
+                lambda t: None if t is None else tf.TensorSpec(t.shape, t.dtype), structure)
 
         def zeros(spec):
             return tf.nest.map_structure(
@@ -263,7 +264,8 @@ class CompiledModel(keras.Model):
 
         def many(stacked, count):
             def body(i, _):
-                return i + 1, core(tf.nest.map_structure(lambda t: t[i], stacked))
+                return i + 1, core(tf.nest.map_structure(
+                    lambda t: None if t is None else t[i], stacked))
 
             return tf.while_loop(lambda i, _: i < count, body,
                                  (tf.constant(0), zeros(state["out"])))[1]
@@ -274,6 +276,7 @@ class CompiledModel(keras.Model):
             checked = specs_of(tf.function(check, autograph=False).get_concrete_function(
                 iterator.element_spec).structured_outputs)
             flat = tf.nest.flatten(checked)
+            present = [k for k, s in enumerate(flat) if s is not None]  # the tensors of a batch
             state["out"] = specs_of(one.get_concrete_function(checked).structured_outputs)
 
             def shape_of(values):
@@ -284,6 +287,7 @@ class CompiledModel(keras.Model):
 
                 def take():
                     values = tf.nest.flatten(check(batch.get_value()))
+                    values = [values[k] for k in present]
                     shape = shape_of(values)
                     new_first = tf.where(i == 0, shape, first)
                     return (i + 1, tf.constant(False),
@@ -293,16 +297,23 @@ class CompiledModel(keras.Model):
                 return tf.cond(batch.has_value(), take,
                                lambda: (i, tf.constant(True), same, first, arrays))
 
-            rank = sum(s.shape.rank for s in flat)
-            arrays = [tf.TensorArray(s.dtype, size=0, dynamic_size=True, infer_shape=False,
-                                     element_shape=s.shape) for s in flat]
+            rank = sum(flat[k].shape.rank for k in present)
+            arrays = [tf.TensorArray(flat[k].dtype, size=0, dynamic_size=True,
+                                     infer_shape=False, element_shape=flat[k].shape)
+                      for k in present]
+
+            def pack(tensors):  # the batch's structure again, None where it had None
+                full = [None] * len(flat)
+                for k, tensor in zip(present, tensors):
+                    full[k] = tensor
+                return tf.nest.pack_sequence_as(checked, full)
             count, _, same, _, arrays = tf.while_loop(
                 lambda i, ended, *_: tf.logical_and(i < steps, tf.logical_not(ended)), gather,
                 (tf.constant(0), tf.constant(False), tf.constant(True),
                  tf.zeros([rank], tf.int32), arrays))
 
             def read(j):
-                return tf.nest.pack_sequence_as(checked, [a.read(j) for a in arrays])
+                return pack([a.read(j) for a in arrays])
 
             def each():
                 return tf.while_loop(lambda j, _: j < count,
@@ -316,8 +327,7 @@ class CompiledModel(keras.Model):
                     stacked = array.stack()
                     return tf.concat([stacked, tf.repeat(stacked[-1:], steps - count, 0)], 0)
 
-                return many(tf.nest.pack_sequence_as(checked, [padded(a) for a in arrays]),
-                            count)
+                return many(pack([padded(a) for a in arrays]), count)
 
             return count, tf.cond(tf.logical_and(count > 0, same), whole, each)
 
