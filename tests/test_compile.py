@@ -166,12 +166,17 @@ def test_xla_chunks_run_the_same_steps_as_single_steps(monkeypatch):
     # Several steps per call run as one XLA program over a chunk of batches; a chunk cut
     # short by the end of the data (40 examples: 10 batches, chunks of 4, 4, 2) runs that
     # program over fewer batches, and one that mixes batch sizes (42: a last batch of 2)
-    # runs its steps one call each. Every path must train as single steps do.
+    # runs that program once per step. Every path must train as single steps do, and the
+    # model's training step is traced once per chunked function, whatever paths it takes.
     monkeypatch.setattr(kv.layers.Sampling, "call", lambda self, inputs: inputs[0])
-    chunked = []
+    chunked, traced = [], []
     original = kv.models.execution.CompiledModel._chunk_function
     monkeypatch.setattr(kv.models.execution.CompiledModel, "_chunk_function",
                         lambda self, kind: chunked.append(kind) or original(self, kind))
+    gradient_step = kv.models.trainer.ObjectiveModel.gradient_step
+    monkeypatch.setattr(kv.models.trainer.ObjectiveModel, "gradient_step",
+                        lambda self, inputs: traced.append(self.steps_per_execution)
+                        or gradient_step(self, inputs))
     for n in (40, 42):
         x = images(n)
         runs = {}
@@ -191,6 +196,7 @@ def test_xla_chunks_run_the_same_steps_as_single_steps(monkeypatch):
             np.testing.assert_allclose(chunk_weight, single_weight, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(runs[4][2], runs[1][2], rtol=1e-5)
     assert chunked.count("train") == 2 and chunked.count("test") >= 2
+    assert traced.count(4) == 2, traced
 
 
 def test_a_chunk_checks_every_batch_before_training_on_any():

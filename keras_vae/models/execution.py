@@ -218,11 +218,13 @@ class CompiledModel(keras.Model):
         return self._graph_around_core(super().make_predict_function, force)
 
     def split_step(self, kind):
-        """``(check, core)`` when this model's ``kind`` step (``"train"`` or ``"test"``) is
-        ``core(check(data))``: ``check`` takes a batch as the dataset yields it and runs in
-        the graph (input checks), ``core`` takes what ``check`` returns, does the work and
-        returns the step's logs. ``None`` (this default) for a step of another shape; then
-        every step is one call into the compiled core, as in Keras."""
+        """``(check, core, logs)`` when this model's ``kind`` step (``"train"`` or ``"test"``)
+        is ``core(check(data))``: ``check`` takes a batch as the dataset yields it and runs in
+        the graph (input checks), ``core`` takes what ``check`` returns and does the work
+        (its return value is the step's logs), and ``logs()`` gives the same logs read from
+        the model's state after any number of ``core`` calls. ``None`` (this default) for a
+        step of another shape; then every step is one call into the compiled core, as in
+        Keras."""
         return None
 
     def _step_function(self, kind, make, force):
@@ -245,39 +247,35 @@ class CompiledModel(keras.Model):
         Here the graph takes the chunk's batches from the iterator and checks each one
         (``check``), then one XLA program runs ``core`` over all of them in a loop. A chunk
         cut short by the end of the data runs the same program over its batches alone; a
-        chunk whose batches differ in shape (a last, smaller batch) runs its steps one XLA
-        call each instead, so no batch is dropped or padded into the objective.
+        chunk whose batches differ in shape (a last, smaller batch) runs that program once
+        per step instead, so no batch is dropped or padded into the objective. The model's
+        step is traced once: the program takes batches of any size, and the logs are read
+        (``logs()``) after it.
         Returns the last step's logs; raises ``StopIteration`` when the data has ended.
         """
-        check, core = self.split_step(kind)
+        check, core, logs = self.split_step(kind)
         steps = self.steps_per_execution
-        one = tf.function(core, jit_compile=True, autograph=False)
-        state = {}
-
-        def specs_of(structure):  # None stays None (a model's absent condition)
-            return tf.nest.map_structure(
-                lambda t: None if t is None else tf.TensorSpec(t.shape, t.dtype), structure)
-
-        def zeros(spec):
-            return tf.nest.map_structure(
-                lambda s: tf.zeros([0 if d is None else d for d in s.shape], s.dtype), spec)
 
         def many(stacked, count):
-            def body(i, _):
-                return i + 1, core(tf.nest.map_structure(
+            def body(i):
+                outputs = core(tf.nest.map_structure(
                     lambda t: None if t is None else t[i], stacked))
+                with tf.control_dependencies(tf.nest.flatten(outputs)):
+                    return i + 1
 
-            return tf.while_loop(lambda i, _: i < count, body,
-                                 (tf.constant(0), zeros(state["out"])))[1]
+            return tf.while_loop(lambda i: i < count, body, [tf.constant(0)])[0]
 
         many = tf.function(many, jit_compile=True, autograph=False)
 
         def chunk(iterator):
-            checked = specs_of(tf.function(check, autograph=False).get_concrete_function(
-                iterator.element_spec).structured_outputs)
+            checked = tf.function(check, autograph=False).get_concrete_function(
+                iterator.element_spec).structured_outputs
             flat = tf.nest.flatten(checked)
-            present = [k for k, s in enumerate(flat) if s is not None]  # the tensors of a batch
-            state["out"] = specs_of(one.get_concrete_function(checked).structured_outputs)
+            present = [k for k, t in enumerate(flat) if t is not None]  # the tensors of a batch
+            program = many.get_concrete_function(
+                tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape], t.dtype),
+                                      checked),
+                tf.TensorSpec([], tf.int32))
 
             def shape_of(values):
                 return tf.concat([tf.shape(v) for v in values], axis=0)
@@ -312,13 +310,12 @@ class CompiledModel(keras.Model):
                 (tf.constant(0), tf.constant(False), tf.constant(True),
                  tf.zeros([rank], tf.int32), arrays))
 
-            def read(j):
-                return pack([a.read(j) for a in arrays])
-
             def each():
-                return tf.while_loop(lambda j, _: j < count,
-                                     lambda j, _: (j + 1, one(read(j))),
-                                     (tf.constant(0), zeros(state["out"])))[1]
+                return tf.while_loop(
+                    lambda j: j < count,
+                    lambda j: [j + program(pack([a.read(j)[None] for a in arrays]),
+                                           tf.constant(1))],
+                    [tf.constant(0)])[0]
 
             def whole():
                 # Padded to `steps` batches (repeating the last), so that a short chunk runs
@@ -327,17 +324,19 @@ class CompiledModel(keras.Model):
                     stacked = array.stack()
                     return tf.concat([stacked, tf.repeat(stacked[-1:], steps - count, 0)], 0)
 
-                return many(pack([padded(a) for a in arrays]), count)
+                return program(pack([padded(a) for a in arrays]), count)
 
-            return count, tf.cond(tf.logical_and(count > 0, same), whole, each)
+            done = tf.cond(tf.logical_and(count > 0, same), whole, each)
+            with tf.control_dependencies([done]):
+                return count, logs()
 
         chunk = tf.function(chunk, autograph=False, reduce_retracing=True)
 
         def function(iterator):
-            count, logs = chunk(iterator)
+            count, step_logs = chunk(iterator)
             if int(count) == 0:
                 raise StopIteration
-            return logs
+            return step_logs
 
         return function
 

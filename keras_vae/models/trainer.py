@@ -128,8 +128,8 @@ class ObjectiveModel(CompiledModel):
         own = {"train": (ObjectiveModel.train_step, self._train_on),
                "test": (ObjectiveModel.test_step, self._test_on)}
         step, core = own[kind]
-        return (self.unpack_inputs, core) if getattr(type(self), f"{kind}_step") is step \
-            else None
+        return (self.unpack_inputs, core, self._tracker_results) \
+            if getattr(type(self), f"{kind}_step") is step else None
 
     def train_step(self, data):
         return self._core(self._train_on)(self.unpack_inputs(data))
@@ -184,6 +184,10 @@ class ObjectiveModel(CompiledModel):
     def _update_trackers(self, values):
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
+        return self._tracker_results()
+
+    def _tracker_results(self):
+        """The step's logs: every tracker's result so far."""
         results = {name: tracker.result() for name, tracker in self.trackers.items()}
         if distribute.num_workers(tf.distribute.get_strategy()) > 1:
             # Keras averages each step's outputs across workers over axis 0, which fails on
