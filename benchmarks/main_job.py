@@ -27,18 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - (\d+)s - ")
 VALIDATION = re.compile(r"^Validation: .*?elbo (-?[\d.]+)")
-
-
-def cpu_name():
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in text.splitlines()
-             if line.startswith("Model name")]
-    flags = text.split("Flags:", 1)[1].split() if "Flags:" in text else []
-    simd = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
-    return f"{names[0] if names else 'unknown CPU'} ({simd}), {os.cpu_count()} cores"
+sys.path.insert(0, ROOT)
+from tests.machine import describe  # noqa: E402
 
 
 def environment(package_root):
@@ -133,7 +123,7 @@ def main(argv=None):
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline],
                            capture_output=True)
     print()
-    print(f"`python -m keras_vae train {' '.join(train_args)}`, {cpu_name()}, median of "
+    print(f"`python -m keras_vae train {' '.join(train_args)}`, {describe()}; median of "
           f"{args.rounds} round(s)")
     print("| contender | wall s | CPU s | epochs s (sum; fastest-slowest) | after training s "
           "| peak MiB | -ELBO per run |")

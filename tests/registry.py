@@ -124,6 +124,10 @@ MODELS = {
         kv.HierarchicalVAE, dict(input_shape=TINY_IMAGE, latent_dims=(3, 2, 2),
                                  hidden_units=(16,), ladder_units=(8,),
                                  free_bits=(0.05, 0.0, 0.0))),
+    "hvae_vamp_prior": (
+        kv.HierarchicalVAE, dict(input_shape=TINY_IMAGE, latent_dims=(3, 2), hidden_units=(16,),
+                                 ladder_units=(8,), free_bits=(0.05, 0.0),
+                                 parts=lambda seed: dict(prior=kv.priors.VampPrior(4, seed=seed)))),
     "vae_user_conv_batchnorm": (
         kv.VAE, dict(input_shape=TINY_IMAGE, latent_dim=3, networks=conv_bn_networks),
     ),

@@ -440,7 +440,7 @@ def test_flags_of_other_kinds_are_usage_errors(argv, message, capsys):
     ("vae", ["--flow", "iaf:2", "--prior", "vamp:8"]),
     ("iwae", ["--num-samples", "3", "--flow", "planar:2"]),
     ("cvae", ["--num-classes", "10", "--standard-prior", "--prior", "mixture:4"]),
-    ("hvae", ["--latent-dims", "4,2", "--ladder-units", "8"]),
+    ("hvae", ["--latent-dims", "4,2", "--ladder-units", "8", "--prior", "vamp:4"]),
 ])
 def test_flows_priors_and_the_ladder_train_and_evaluate_from_the_cli(tiny_npz, tmp_path, model,
                                                                    flags):

@@ -41,8 +41,13 @@ def test_the_posterior_is_the_normalized_product_of_bottom_up_and_prior():
     np.testing.assert_array_equal(posteriors[1][0], bottom[1][0])  # the top is bottom-up
 
 
-def test_training_elbo_and_importance_weights_estimate_the_same_bound():
-    model = _trained()
+@pytest.mark.parametrize("prior", [None, "vamp", "mixture"])
+def test_training_elbo_and_importance_weights_estimate_the_same_bound(prior):
+    # With a learned prior at the top, the top layer's KL is a Monte-Carlo estimate and the
+    # importance weights use the same log p(z_L).
+    priors = {None: lambda: None, "vamp": lambda: kv.priors.VampPrior(5, seed=0),
+              "mixture": lambda: kv.priors.MixturePrior(3, seed=0)}
+    model = _trained(prior=priors[prior]())
     x = _images(1, seed=3)
     terms = model.compute_terms(tf.constant(np.repeat(x, 4000, axis=0)))
     elbo_training = -np.mean(terms["reconstruction_loss"] + tf.reduce_sum(terms["kl_per_dim"], 1))
@@ -76,12 +81,36 @@ def test_samples_are_ancestral_and_the_latent_is_every_layer():
     np.testing.assert_allclose(model.decode(mean), model.reconstruct(_images(2)), atol=1e-6)
 
 
+def test_a_learned_prior_serves_the_top_layer():
+    model = kv.HierarchicalVAE(**TINY, seed=0, free_bits=(2.0, 0.0),
+                               prior=kv.priors.MixturePrior(2, seed=0))
+    assert model.latent_prior.means.shape == (2, 3) and model.kl_widths == [4, 1]
+    np.testing.assert_array_equal(model.kl_floor(), [2.0] * 4 + [0.0])
+    terms = model.compute_terms(tf.constant(_images(8)))
+    assert terms["kl_per_dim"].shape == (8, 5)
+    values = model.objective_values(terms)
+    np.testing.assert_allclose(values["kl_layer_1"] + values["kl_layer_2"], values["kl_loss"],
+                               rtol=1e-5)
+    # The top layer is drawn from the mixture: two tight components at +-3.
+    model.latent_prior.means.assign(np.array([[3.0] * 3, [-3.0] * 3], "float32"))
+    model.latent_prior.log_vars.assign(np.full((2, 3), np.log(0.01), "float32"))
+    top = np.asarray(model.prior_sample(None, 2000, seed=0))[:, 4:]
+    near = np.abs(np.abs(top) - 3.0) < 0.5
+    assert near.all() and 0.4 < np.mean(top[:, 0] > 0) < 0.6
+    assert model.export_metadata()["prior"] == "ladder over MixturePrior"
+    vamp = kv.HierarchicalVAE(**TINY, seed=0, prior=kv.priors.VampPrior(5, seed=0))
+    _, means, _ = vamp.latent_prior.components(vamp)
+    np.testing.assert_allclose(
+        means, vamp.bottom_up(vamp.latent_prior.pseudo_inputs(vamp))[-1][0], atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(latent_dims=(4,)), "two or more"),
     (dict(latent_dim=4), "latent_dim does not apply"),
     (dict(free_bits=(1.0, 1.0, 1.0)), "one per layer"),
     (dict(free_bits=(1.0, -1.0)), "free_bits"),
     (dict(flow=kv.flows.Planar()), "flow does not apply to HierarchicalVAE"),
+    (dict(free_bits=0.5, prior=kv.priors.MixturePrior(2)), "top layer free_bits 0"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -6,10 +6,6 @@ from keras_vae import training
 from tests.runs import write_binary_npz
 
 
-def batches(dataset):
-    return [b.numpy() for b in dataset]
-
-
 def test_validation_is_cut_to_its_steps_and_repeats_itself(tmp_path):
     # Keras starts a new iterator over the validation data each epoch; a longer dataset
     # would leave the last one prefetching (rendering shapes) while the next epoch trains.
@@ -18,7 +14,7 @@ def test_validation_is_cut_to_its_steps_and_repeats_itself(tmp_path):
                                   training.SHAPES_VALIDATION_STEPS)
     assert int(val_ds.cardinality()) == val_steps
     _, val_ds, *_ = training.datasets("shapes", False, 8, None, 0, validation_steps=3)
-    first, second = batches(val_ds), batches(val_ds)
+    first, second = list(val_ds.as_numpy_iterator()), list(val_ds.as_numpy_iterator())
     assert len(first) == 3
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)

@@ -601,6 +601,17 @@ class BaseVAE(BaseAutoencoder):
         z = ops.cast(z, self.compute_dtype)
         return self.decoder(z if c is None else [z, c], training=training)
 
+    @property
+    def prior_dim(self):
+        """The size of the code a learned prior (``prior=``) is over: the whole latent (a
+        hierarchical model's: its top layer)."""
+        return self.latent_dim
+
+    def prior_posterior(self, x):
+        """``(mean, log_var)`` of the posterior at ``x`` over the prior's code (inference
+        mode): what a :class:`~keras_vae.priors.VampPrior` mixes at its pseudo-inputs."""
+        return self.posterior(x, None, training=False)
+
     def prior_params(self, condition, batch):
         """``(mean, log_var)`` of p(z) (or p(z|c)) for ``batch`` examples; ``None`` for
         N(0, I), which the KL then takes in closed form."""

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras_vae import losses
 from keras_vae.models.base import gaussian_log_density
 from keras_vae.models.beta_vae import BetaVAE
+from keras_vae.models.mixture_priors import mixture_from_noise
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
 
@@ -27,7 +28,8 @@ class HierarchicalVAE(BetaVAE):
     """A VAE with ``L`` stochastic layers ``z_1`` (next to x) ... ``z_L`` (top) and the ladder
     VAE's inference (Sønderby et al. 2016).
 
-    Generative model: ``p(z_L) = N(0, I)``, ``p(z_l | z_{l+1})`` Gaussians from MLPs
+    Generative model: ``p(z_L) = N(0, I)`` (or a learned ``prior``, below),
+    ``p(z_l | z_{l+1})`` Gaussians from MLPs
     (``ladder_units``), ``p(x | z_1)`` the decoder. Inference: a bottom-up pass (the encoder
     gives ``z_1``'s Gaussian parameters; MLPs map each layer's parameters to the next) and a
     top-down pass that samples ``z_L``, then each ``z_l`` from the precision-weighted
@@ -35,6 +37,12 @@ class HierarchicalVAE(BetaVAE):
     17-19). The KL of each layer is the analytic KL between those Gaussians at the sampled
     ``z_{l+1}``, so free bits and warm-up (``beta``, a schedule) apply per dimension;
     ``free_bits`` takes one floor per layer.
+
+    ``prior=kv.priors.VampPrior(K)`` or ``kv.priors.MixturePrior(K)`` replaces ``N(0, I)`` at
+    the top layer (Tomczak & Welling's hierarchical VampPrior mixes the top layer's bottom-up
+    posteriors at the pseudo-inputs). The top layer's KL is then the Monte-Carlo estimate
+    ``log q(z_L | x) - log p(z_L)`` at the sampled ``z_L`` (one number, so its free bits must
+    be 0); the lower layers' stay analytic.
 
     The model's latent is every layer concatenated, bottom first: ``encode`` returns the
     top-down posterior at the means (``[batch, sum(latent_dims)]``), ``decode`` and the
@@ -50,8 +58,9 @@ class HierarchicalVAE(BetaVAE):
         free_bits: KL floor in nats per dimension: one number, or one per layer.
         beta: KL weight or schedule (default 1; ``kv.schedules.LinearWarmup(0, 1, steps)``
             is the ladder VAE's warm-up).
+        prior: A learned prior over the top layer (``kv.priors``), or ``None`` for N(0, I).
         **kwargs: Everything :class:`keras_vae.BetaVAE` takes except ``latent_dim`` (the
-            layers' sizes), ``flow`` and ``prior``.
+            layers' sizes) and ``flow``.
 
     Example:
 
@@ -67,10 +76,7 @@ class HierarchicalVAE(BetaVAE):
     """
 
     kind = "hvae"
-    refused_arguments = {
-        "flow": "its posterior is the ladder's top-down pass",
-        "prior": "its prior is the hierarchy itself, N(0, I) at the top layer",
-    }
+    refused_arguments = {"flow": "its posterior is the ladder's top-down pass"}
 
     def __init__(self, input_shape, latent_dims=(32, 16), ladder_units=(256,), free_bits=0.0,
                  beta=1.0, **kwargs):
@@ -85,6 +91,12 @@ class HierarchicalVAE(BetaVAE):
         self.layer_free_bits = self._check_layer_free_bits(free_bits)
         super().__init__(input_shape, latent_dim=sum(self.latent_dims), beta=beta, **kwargs)
         self.free_bits = free_bits if np.ndim(free_bits) == 0 else tuple(self.layer_free_bits)
+        if self.latent_prior is not None and self.layer_free_bits[-1]:
+            raise ValueError(
+                "With a learned prior the top layer's KL is one Monte-Carlo estimate, which "
+                "free bits cannot floor per dimension: give the top layer free_bits 0 (e.g. "
+                f"free_bits={(*self.layer_free_bits[:-1], 0.0)!r}). Received: "
+                f"free_bits={free_bits!r}")
         dims = self.latent_dims
         # up[i]: layer i's bottom-up parameters -> layer i+1's; down[i]: z_{i+1} -> p(z_i | .).
         self.up = [_mlp(self.ladder_units, 2 * dims[i + 1], f"up_{i + 1}")
@@ -107,8 +119,22 @@ class HierarchicalVAE(BetaVAE):
     def network_latent_dim(self):
         return self.latent_dims[0]
 
+    @property
+    def prior_dim(self):
+        return self.latent_dims[-1]
+
+    def prior_posterior(self, x):
+        return self.bottom_up(x)[-1]
+
+    @property
+    def kl_widths(self):
+        """The columns of each layer's KL: its dimensions, or one for a top layer whose KL
+        is a Monte-Carlo estimate against a learned prior."""
+        return [*self.latent_dims[:-1],
+                self.latent_dims[-1] if self.latent_prior is None else 1]
+
     def kl_floor(self):
-        return np.repeat(np.asarray(self.layer_free_bits, np.float32), self.latent_dims)
+        return np.repeat(np.asarray(self.layer_free_bits, np.float32), self.kl_widths)
 
     def metric_names(self):
         return [*super().metric_names(),
@@ -161,6 +187,9 @@ class HierarchicalVAE(BetaVAE):
         z = self._joined(codes)
         kl = [losses.gaussian_kl_per_dim(q[0], q[1], p[0], p[1])
               for q, p in zip(posteriors, priors)]
+        if self.latent_prior is not None:
+            kl[-1] = (gaussian_log_density(codes[-1], *posteriors[-1])
+                      - self.prior_log_density(codes[-1]))[:, None]
         return {
             "x": x, "c": None,
             "reconstruction_loss": self.reconstruction_nll(
@@ -173,7 +202,7 @@ class HierarchicalVAE(BetaVAE):
 
     def objective_values(self, terms):
         values = super().objective_values(terms)
-        layers = tf.split(terms["kl_per_dim"], list(self.latent_dims), axis=1)
+        layers = tf.split(terms["kl_per_dim"], self.kl_widths, axis=1)
         for i, kl in enumerate(layers):
             values[f"kl_layer_{i + 1}"] = tf.reduce_sum(kl, axis=1)
         return values
@@ -204,13 +233,21 @@ class HierarchicalVAE(BetaVAE):
         """``noise [n, sum(latent_dims)]`` split into the layers' columns."""
         return tf.split(tf.cast(noise, tf.float32), list(self.latent_dims), axis=-1)
 
-    #: p(z) is the ladder's top-down chain, not N(0, I) over the joined latent.
-    prior_kind = "ladder"
+    @property
+    def prior_kind(self):
+        """p(z) is the ladder's top-down chain, not N(0, I) over the joined latent."""
+        return "ladder" if self.latent_prior is None else \
+            f"ladder over {type(self.latent_prior).__name__}"
 
     def prior_sample(self, condition, num, seed=None, temperature=1.0):
-        noise = self.layer_noise(self.prior_noise(num, seed))
+        # With a learned prior one more column of noise picks each draw's component.
+        drawn = self.prior_noise(num, seed, width=self.latent_dim
+                                 + (self.latent_prior is not None))
+        noise = self.layer_noise(drawn[:, :self.latent_dim])
         codes = [None] * len(self.latent_dims)
-        codes[-1] = noise[-1] * temperature
+        codes[-1] = noise[-1] * temperature if self.latent_prior is None else mixture_from_noise(
+            tf.concat([noise[-1], tf.cast(drawn[:, -1:], tf.float32)], axis=1),
+            *self.latent_prior.components(self), temperature=temperature)
         for i in range(len(self.latent_dims) - 2, -1, -1):
             mean, log_var = self.prior_of(i, codes[i + 1])
             codes[i] = mean + tf.exp(0.5 * log_var) * temperature * noise[i]
@@ -226,7 +263,8 @@ class HierarchicalVAE(BetaVAE):
         codes, posteriors, priors = self.top_down(
             bottom, lambda i, m, v: m + tf.exp(0.5 * v) * noise[i], training)
         log_q = sum(gaussian_log_density(z, *q) for z, q in zip(codes, posteriors))
-        log_p_z = sum(gaussian_log_density(z, *p) for z, p in zip(codes, priors))
+        log_p_z = sum(gaussian_log_density(z, *p) for z, p in zip(codes[:-1], priors[:-1])) \
+            + self.prior_log_density(codes[-1])
         z = self._joined(codes)
         log_p_x = -self.reconstruction_nll(tf.repeat(x, k, axis=0),
                                            self.decoder_logits(z, training=training))

@@ -53,7 +53,7 @@ class LatentPrior(keras.layers.Layer):
         self.seed = check_seed(seed)
 
     def build_for(self, model):
-        """Creates the weights for ``model`` (its ``data_shape``, ``latent_dim``); a prior
+        """Creates the weights for ``model`` (its ``data_shape``, ``prior_dim``); a prior
         that cannot serve the model raises an error naming why."""
         raise NotImplementedError
 
@@ -96,7 +96,7 @@ class MixturePrior(LatentPrior):
     def build_for(self, model):
         if self.built:
             return
-        shape = (self.num_components, model.latent_dim)
+        shape = (self.num_components, model.prior_dim)
         self.means = self.add_weight(
             shape=shape, name="means",
             initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed))
@@ -161,7 +161,7 @@ class VampPrior(LatentPrior):
 
     def components(self, model, training=False):
         u = tf.cast(self.pseudo_inputs(model), model.compute_dtype)
-        mean, log_var = model.posterior(u, None, training=False)
+        mean, log_var = model.prior_posterior(u)
         log_weights = tf.fill([self.num_components], -math.log(self.num_components))
         return log_weights, tf.cast(mean, tf.float32), tf.cast(log_var, tf.float32)
 
