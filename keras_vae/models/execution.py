@@ -273,8 +273,9 @@ class CompiledModel(keras.Model):
             flat = tf.nest.flatten(checked)
             present = [k for k, t in enumerate(flat) if t is not None]  # the tensors of a batch
             program = many.get_concrete_function(
-                tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape], t.dtype),
-                                      checked),
+                tf.nest.map_structure(
+                    lambda t: None if t is None else tf.TensorSpec([None, *t.shape], t.dtype),
+                    checked),
                 tf.TensorSpec([], tf.int32))
 
             def shape_of(values):
