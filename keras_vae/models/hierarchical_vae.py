@@ -185,11 +185,13 @@ class HierarchicalVAE(BetaVAE):
         codes, posteriors, priors = self.top_down(self.bottom_up(x, training=training),
                                                   self._sampled, training)
         z = self._joined(codes)
+        # Analytic per layer; the top layer's against a learned prior is Monte-Carlo.
+        analytic = len(self.latent_dims) - (self.latent_prior is not None)
         kl = [losses.gaussian_kl_per_dim(q[0], q[1], p[0], p[1])
-              for q, p in zip(posteriors, priors)]
+              for q, p in zip(posteriors[:analytic], priors[:analytic])]
         if self.latent_prior is not None:
-            kl[-1] = (gaussian_log_density(codes[-1], *posteriors[-1])
-                      - self.prior_log_density(codes[-1]))[:, None]
+            kl.append((gaussian_log_density(codes[-1], *posteriors[-1])
+                       - self.prior_log_density(codes[-1]))[:, None])
         return {
             "x": x, "c": None,
             "reconstruction_loss": self.reconstruction_nll(
