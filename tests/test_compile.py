@@ -101,30 +101,55 @@ def test_auto_steps_per_execution_runs_exactly_the_steps_asked_for():
         model = mlp()
         model.compile(optimizer=keras.optimizers.Adam(1e-2),
                       steps_per_execution=steps_per_execution)
-        model.fit(data.repeat(), epochs=2, steps_per_epoch=10, verbose=0,
-                  validation_data=data.repeat(), validation_steps=4)
-        assert int(model.optimizer.iterations) == 20
+        model.fit(data.repeat(), epochs=2, steps_per_epoch=36, verbose=0,
+                  validation_data=data.repeat(), validation_steps=8)
+        assert int(model.optimizer.iterations) == 72
+        assert model.steps_per_execution == (4 if steps_per_execution == "auto" else 1)
         weights[steps_per_execution] = [w.numpy() for w in model.trainable_weights]
-    assert model.steps_per_execution == 1
     for auto, single in zip(weights["auto"], weights[1]):
         np.testing.assert_allclose(auto, single, rtol=1e-5, atol=1e-6)
 
 
 def test_auto_steps_per_execution_is_resolved_for_each_run():
+    auto = kv.models.execution.AUTO_STEPS_PER_EXECUTION
     model = mlp()
     model.compile(optimizer="adam")
-    data = tf.data.Dataset.from_tensor_slices(images(64)).batch(4)
+    data = tf.data.Dataset.from_tensor_slices(images(64)).batch(1)
     model.fit(data, epochs=1, verbose=0)  # a finite dataset ends the epoch itself
-    assert model.steps_per_execution == kv.models.execution.AUTO_STEPS_PER_EXECUTION
+    assert model.steps_per_execution == auto
+    model.fit(data.repeat(), epochs=1, steps_per_epoch=48, verbose=0)
+    assert model.steps_per_execution == 24
+    model.fit(data.repeat(), epochs=1, steps_per_epoch=40, verbose=0,
+              validation_data=data, validation_steps=80)  # the validation data ends first
+    assert model.steps_per_execution == 20
+    model.evaluate(data.repeat(), steps=36, verbose=0)
+    assert model.steps_per_execution == 18
+    model.predict(data.take(40), verbose=0)
+    assert model.steps_per_execution == auto
+    # A run known to be shorter than one chunk takes one step per call: a short dataset,
+    # a short steps_per_epoch, arrays in few batches (Keras's default batch size is 32).
+    model.fit(data.take(auto - 1), epochs=1, verbose=0)
+    assert model.steps_per_execution == 1
+    model.evaluate(images(64), batch_size=1, verbose=0)
+    assert model.steps_per_execution == auto
     model.fit(data.repeat(), epochs=1, steps_per_epoch=12, verbose=0)
-    assert model.steps_per_execution == 12
-    model.fit(data.repeat(), epochs=1, steps_per_epoch=10, verbose=0,
-              validation_data=data, validation_steps=16)  # the validation data ends first
-    assert model.steps_per_execution == 10
-    model.evaluate(data.repeat(), steps=9, verbose=0)
-    assert model.steps_per_execution == 9
-    model.predict(data.take(3), verbose=0)
-    assert model.steps_per_execution == kv.models.execution.AUTO_STEPS_PER_EXECUTION
+    assert model.steps_per_execution == 1
+    model.evaluate(images(64), verbose=0)  # two batches of 32
+    assert model.steps_per_execution == 1
+    # A length that cannot be known without reading the data counts as long.
+    model.evaluate(data.filter(lambda x: True), verbose=0)
+    assert model.steps_per_execution == auto
+
+
+def test_the_length_of_a_run_is_read_without_reading_its_data():
+    batches_in = kv.models.execution._batches_in
+    x = images(10)
+    assert batches_in(x, 4) == 3 and batches_in(x, None) == 1
+    assert batches_in((x, {"a": x}), 5) == 2
+    assert batches_in((x, x[:5]), 4) is None  # rows disagree: Keras will refuse them
+    assert batches_in(tf.data.Dataset.from_tensor_slices(x).batch(3), None) == 4
+    assert batches_in(tf.data.Dataset.from_tensor_slices(x).repeat(), None) is None
+    assert batches_in(iter([x]), 4) is None and batches_in(None, 4) is None
 
 
 def test_steps_per_execution_choices_eager_strategies_and_bad_values():
@@ -158,8 +183,8 @@ def test_auto_steps_per_execution_is_saved_as_auto(tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.auto_steps_per_execution
     loaded.fit(tf.data.Dataset.from_tensor_slices(images()).batch(4).repeat(), epochs=1,
-               steps_per_epoch=3, verbose=0)
-    assert loaded.steps_per_execution == 3
+               steps_per_epoch=33, verbose=0)
+    assert loaded.steps_per_execution == 11
 
 
 def test_xla_chunks_run_the_same_steps_as_single_steps(monkeypatch):

@@ -64,6 +64,25 @@ def _bind(method, model, args, kwargs):
         return {}
 
 
+def _batches_in(data, batch_size):
+    """How many batches one pass over ``data`` gives, where that is known without reading it:
+    a dataset's cardinality, a ``PyDataset``'s ``num_batches``, or arrays (and structures of
+    them) cut into ``batch_size`` rows (Keras's default 32); ``None`` otherwise (a generator,
+    a dataset of unknown or infinite length)."""
+    if isinstance(data, tf.data.Dataset):
+        cardinality = int(data.cardinality())
+        return cardinality if cardinality >= 0 else None
+    if isinstance(data, keras.utils.PyDataset):
+        return data.num_batches
+    leaves = tf.nest.flatten(data) if data is not None else []
+    rows = {int(leaf.shape[0]) for leaf in leaves
+            if getattr(leaf, "shape", None) is not None and len(leaf.shape) > 0
+            and leaf.shape[0] is not None}
+    if len(rows) != 1:
+        return None
+    return -(-rows.pop() // (batch_size or 32))
+
+
 def _ends_by(data, steps):
     """True when ``data`` is a dataset known to end within ``steps`` batches, so that a run of
     ``steps`` stops at its end rather than at a step count."""
@@ -102,7 +121,9 @@ class CompiledModel(keras.Model):
         call into the compiled step, chosen when ``fit``/``evaluate``/``predict`` starts:
         the largest number up to that which divides ``steps_per_epoch`` (and
         ``validation_steps``, ``steps``) whenever those stop before the end of the data (on
-        repeated data Keras would otherwise run past them). It is used with the XLA step
+        repeated data Keras would otherwise run past them), and 1 when the run is known to
+        be shorter than one such chunk (fewer batches than that per epoch or evaluation),
+        where compiling the chunk's loop costs more than it saves. It is used with the XLA step
         (``jit_compile``), where per-step Python work is a large share: on this 2-core CPU
         the 784-400-20 VAE trains about 1.2x faster at batch 128
         (``benchmarks/throughput.py``); the steps of a call run as one XLA program (see
@@ -125,29 +146,37 @@ class CompiledModel(keras.Model):
     def fit(self, *args, **kwargs):
         bound = _bind(keras.Model.fit, self, args, kwargs)
         self._resolve_steps_per_execution(
-            (bound.get("steps_per_epoch"), bound.get("x")),
-            (bound.get("validation_steps"), bound.get("validation_data")))
+            (bound.get("steps_per_epoch"), bound.get("x"), bound.get("batch_size")),
+            (bound.get("validation_steps"), bound.get("validation_data"), None))
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         if not kwargs.get("_use_cached_eval_dataset"):  # validation inside `fit` keeps fit's
             bound = _bind(keras.Model.evaluate, self, args, kwargs)
-            self._resolve_steps_per_execution((bound.get("steps"), bound.get("x")))
+            self._resolve_steps_per_execution(
+                (bound.get("steps"), bound.get("x"), bound.get("batch_size")))
         return super().evaluate(*args, **kwargs)
 
     def predict(self, *args, **kwargs):
         bound = _bind(keras.Model.predict, self, args, kwargs)
-        self._resolve_steps_per_execution((bound.get("steps"), bound.get("x")))
+        self._resolve_steps_per_execution(
+            (bound.get("steps"), bound.get("x"), bound.get("batch_size")))
         return super().predict(*args, **kwargs)
 
-    def _resolve_steps_per_execution(self, *runs):
-        """Sets ``steps_per_execution`` for ``runs`` (``(steps, data)`` pairs) when compiled
-        with ``"auto"`` (see :meth:`compile`); the compiled functions are rebuilt if it
-        changes."""
+    def _resolve_steps_per_execution(self, run, *others):
+        """Sets ``steps_per_execution`` for a ``fit``/``evaluate``/``predict`` call when
+        compiled with ``"auto"`` (see :meth:`compile`); the compiled functions are rebuilt if
+        it changes. ``run`` is the call's ``(steps, data, batch_size)``, ``others`` the same
+        for its validation."""
         if not getattr(self, "auto_steps_per_execution", False):
             return
         limit = AUTO_STEPS_PER_EXECUTION if self._xla_core() else 1
-        counts = [steps for steps, data in runs if steps is not None and not _ends_by(data, steps)]
+        steps, data, batch_size = run
+        length = steps if steps is not None else _batches_in(data, batch_size)
+        if length is not None and length < AUTO_STEPS_PER_EXECUTION:
+            limit = 1  # an epoch shorter than a chunk: compiling the chunk costs more than it saves
+        counts = [steps for steps, data, _ in (run, *others)
+                  if steps is not None and not _ends_by(data, steps)]
         steps_per_execution = max(d for d in range(1, limit + 1)
                                   if all(steps % d == 0 for steps in counts))
         if steps_per_execution != self.steps_per_execution:
