@@ -14,7 +14,6 @@ core), longest first. A process ends with its chunk, and its memory with it. A c
 runs past ``--timeout-factor`` times its expected time (and at least ``--min-timeout``
 seconds) is killed and counted as failed, so a hang ends the run instead of CI's clock.
 
-Each chunk process gets ``TF_NUM_INTRAOP_THREADS`` of cores / ``--jobs`` (unless it is set).
 Each chunk gets a line with its time and the peak memory of its process; its pytest output is
 kept under ``--logs``, and printed whole if it failed. The last line is the suite's total,
 ``suite: N passed, N failed, N skipped``, and the exit status is 0 only if every chunk
@@ -131,13 +130,6 @@ def main(argv=None):
     if args.jobs < 1 or args.chunk_seconds <= 0:
         parser.error("--jobs must be at least 1 and --chunk-seconds positive")
 
-    # The chunks share the cores: each gets TensorFlow's intra-op threads for its share of
-    # them (one each with one job per core) instead of a pool the size of the machine per
-    # chunk. A test step is tiny, so oversubscribed pools spend it synchronizing: on a 2-core
-    # AMD EPYC two chunks of mixed-precision tests ran 97-105 s each this way against 116-123 s.
-    # A value already set wins; the header below prints it.
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS",
-                          str(max(1, (os.cpu_count() or 1) // args.jobs)))
     from tests.machine import describe
 
     with open(DURATIONS) as f:

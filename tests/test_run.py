@@ -121,18 +121,3 @@ def test_options_after_the_runners_own_go_to_pytest(tmp_path):
     done = _run(folder, "--", "-k", "two")  # deselects the doctest chunk whole: no failure
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "suite: 1 passed, 0 failed, 0 skipped"
-
-
-def test_chunks_share_the_cores_between_their_thread_pools(tmp_path, monkeypatch):
-    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
-    body = ("import os\n\ndef test_threads():\n"
-            "    assert os.environ['TF_NUM_INTRAOP_THREADS'] == '{}'\n")
-    cores = os.cpu_count()
-    folder = _suite(tmp_path, {"threads": body.format(max(1, cores // 2))})
-    done = _run(folder, "--jobs", "2")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"TF_NUM_INTRAOP_THREADS={max(1, cores // 2)}" in done.stdout  # the header says so
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")  # a value the user set is kept
-    (folder / "tests" / "test_threads.py").write_text(body.format(3))
-    done = _run(folder, "--jobs", "2")
-    assert done.returncode == 0, done.stdout + done.stderr
