@@ -117,28 +117,26 @@ def test_auto_steps_per_execution_is_resolved_for_each_run():
     data = tf.data.Dataset.from_tensor_slices(images(64)).batch(1)
     model.fit(data, epochs=1, verbose=0)  # a finite dataset ends the epoch itself
     assert model.steps_per_execution == auto
-    model.fit(data.repeat(), epochs=1, steps_per_epoch=48, verbose=0)
-    assert model.steps_per_execution == 24
-    model.fit(data.repeat(), epochs=1, steps_per_epoch=40, verbose=0,
-              validation_data=data, validation_steps=80)  # the validation data ends first
-    assert model.steps_per_execution == 20
-    model.evaluate(data.repeat(), steps=36, verbose=0)
-    assert model.steps_per_execution == 18
-    model.predict(data.take(40), verbose=0)
-    assert model.steps_per_execution == auto
-    # A run known to be shorter than one chunk takes one step per call: a short dataset,
-    # a short steps_per_epoch, arrays in few batches (Keras's default batch size is 32).
-    model.fit(data.take(auto - 1), epochs=1, verbose=0)
+    model.evaluate(data.take(auto - 1), verbose=0)  # shorter than a chunk: one step per call
     assert model.steps_per_execution == 1
-    model.evaluate(images(64), batch_size=1, verbose=0)
-    assert model.steps_per_execution == auto
-    model.fit(data.repeat(), epochs=1, steps_per_epoch=12, verbose=0)
-    assert model.steps_per_execution == 1
-    model.evaluate(images(64), verbose=0)  # two batches of 32
-    assert model.steps_per_execution == 1
+
+    def resolved(run, *validation):  # what `fit`/`evaluate`/`predict` set, without running
+        model._resolve_steps_per_execution(run, *validation)
+        return model.steps_per_execution
+
+    assert resolved((48, data.repeat(), None)) == 24  # divides steps_per_epoch
+    # The validation data ends first, so only steps_per_epoch must be divided.
+    assert resolved((40, data.repeat(), None), (80, data, None)) == 20
+    assert resolved((40, data.repeat(), None), (8, data.repeat(), None)) == 8
+    assert resolved((None, data.take(40), None)) == auto
+    # Known to be shorter than one chunk: a short dataset, a short steps_per_epoch, arrays in
+    # few batches (Keras's default batch size is 32).
+    assert resolved((None, data.take(auto - 1), None)) == 1
+    assert resolved((12, data.repeat(), None)) == 1
+    assert resolved((None, images(64), None)) == 1
+    assert resolved((None, images(64), 1)) == auto
     # A length that cannot be known without reading the data counts as long.
-    model.evaluate(data.filter(lambda x: True), verbose=0)
-    assert model.steps_per_execution == auto
+    assert resolved((None, data.filter(lambda x: True), None)) == auto
 
 
 def test_the_length_of_a_run_is_read_without_reading_its_data():
