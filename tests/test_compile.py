@@ -149,6 +149,15 @@ def test_the_length_of_a_run_is_read_without_reading_its_data():
     assert batches_in(tf.data.Dataset.from_tensor_slices(x).repeat(), None) is None
     assert batches_in(iter([x]), 4) is None and batches_in(None, 4) is None
 
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, index):
+            return x
+
+    assert batches_in(Batches(), 4) == 5
+
 
 def test_steps_per_execution_choices_eager_strategies_and_bad_values():
     model = mlp()
