@@ -88,8 +88,8 @@ def _ends_by(data, steps):
     ``steps`` stops at its end rather than at a step count."""
     if not isinstance(data, tf.data.Dataset):
         return False
-    cardinality = int(data.cardinality())
-    return 0 <= cardinality <= steps
+    length = _batches_in(data, None)
+    return length is not None and length <= steps
 
 
 class CompiledModel(keras.Model):
