@@ -1,5 +1,7 @@
 """VectorQuantizer, PixelCNN and VQVAE: each behaviour against a value worked out by hand."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from keras_vae.layers import MaskedConv2D
 from keras_vae.layers import VectorQuantizer
 from keras_vae.layers import kmeans
 from keras_vae.layers.vector_quantizer import code_statistics
+from keras_vae.models.priors import CodePrior
 
 
 def quantizer_with(codebook, **kwargs):
@@ -195,6 +198,34 @@ def test_masked_convolutions_are_causal():
     assert not np.allclose(prior(changed).numpy()[0, 1, 1], logits.reshape(4, 5, 6)[1, 1])
     with pytest.raises(ValueError, match="odd"):
         MaskedConv2D("A", 4, 4)
+
+
+@pytest.mark.parametrize("condition", ["none", "label", "grid"])
+def test_pixelcnn_sampling_steps_read_only_the_rows_they_see(condition):
+    # Each sampling step runs the network on the rows its position can see (4 of 9 here);
+    # its logits must equal the whole grid's, so samples are those of full forward passes.
+    kwargs = {"none": {}, "label": {"num_classes": 3},
+              "grid": {"condition_shape": (2, 2), "condition_embeddings": 5}}[condition]
+    prior = kv.priors.PixelCNN(grid_shape=(9, 3), num_embeddings=6, filters=8, num_blocks=2,
+                               first_kernel_size=3, seed=0, **kwargs)
+    assert prior.receptive_rows == 3
+    rng = np.random.default_rng(0)
+    codes = tf.constant(rng.integers(0, 6, (4, 9, 3)), tf.int32)
+    cond = {"none": None, "label": tf.constant([0, 1, 2, 1]),
+            "grid": tf.constant(rng.integers(0, 5, (4, 2, 2)), tf.int32)}[condition]
+    full = prior.forward(codes, cond).numpy().reshape(4, 27, 6)
+    context = prior.sampling_context(cond)
+    for t in range(27):
+        np.testing.assert_allclose(prior.position_logits(codes, context, t).numpy(),
+                                   full[:, t], rtol=1e-5, atol=1e-5)
+    # The whole-grid step of the base class gives the same draws.
+    whole = kv.priors.PixelCNN.from_config(prior.get_config())
+    whole.set_weights(prior.get_weights())
+    whole.position_logits = functools.partial(CodePrior.position_logits, whole)
+    whole.sampling_context = functools.partial(CodePrior.sampling_context, whole)
+    arg = 5 if cond is None else cond
+    np.testing.assert_array_equal(prior.sample(arg, seed=3).numpy(),
+                                  whole.sample(arg, seed=3).numpy())
 
 
 def test_pixelcnn_learns_a_deterministic_pattern_and_samples_it():

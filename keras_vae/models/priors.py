@@ -190,17 +190,16 @@ class CodePrior(ObjectiveModel):
 
     def sample_codes(self, num, seed, condition=None, temperature=1.0):
         """Graph-friendly sampling (``num`` and ``seed`` may be tensors): one forward pass of
-        the whole batch per grid position, each position drawn with a stateless seed
-        ``(seed, position)``."""
+        the whole batch per grid position (:meth:`position_logits`), each position drawn with
+        a stateless seed ``(seed, position)``."""
         height, width = self.grid_shape
         seed = tf.cast(seed, tf.int32)
         positions = tf.reshape(tf.eye(height * width, dtype=tf.int32),
                                [height * width, height, width])
+        context = self.sampling_context(condition)
 
         def body(t, codes):
-            logits = ops.cast(self.forward(codes, condition), "float32")
-            logits = tf.reshape(logits, [-1, height * width, self.num_embeddings])
-            logits = tf.gather(logits, t, axis=1) / temperature
+            logits = ops.cast(self.position_logits(codes, context, t), "float32") / temperature
             draw = tf.random.stateless_categorical(logits, 1, seed=tf.stack([seed, t]),
                                                    dtype=tf.int32)
             mask = tf.gather(positions, t)[None]
@@ -209,6 +208,18 @@ class CodePrior(ObjectiveModel):
         codes = tf.zeros(tf.stack([num, height, width]), tf.int32)
         _, codes = tf.while_loop(lambda t, c: t < height * width, body, (tf.constant(0), codes))
         return codes
+
+    def sampling_context(self, condition):
+        """What each step of :meth:`sample_codes` reads besides the codes drawn so far,
+        computed once per call (here the condition itself)."""
+        return condition
+
+    def position_logits(self, codes, context, t):
+        """Logits ``[batch, num_embeddings]`` of position ``t`` (raster order) given the codes
+        of the earlier positions; here one forward pass over the whole grid."""
+        logits = tf.reshape(self.forward(codes, context),
+                            [-1, int(np.prod(self.grid_shape)), self.num_embeddings])
+        return tf.gather(logits, t, axis=1)
 
     # ------------------------------------------------------------------ serialization
     def get_config(self):
@@ -330,12 +341,42 @@ class PixelCNN(CodePrior):
         self.finish_prior()
 
     # ------------------------------------------------------------------ network
+    @property
+    def receptive_rows(self):
+        """How many rows above its own a position's logits can see."""
+        return self.first_kernel_size // 2 + self.num_blocks * (self.kernel_size // 2)
+
     def forward(self, codes, condition=None, training=False):
+        h = self.features(codes, condition, self.grid_context(condition))
+        return self.logits(self.head(ops.relu(h)))
+
+    def grid_context(self, condition):
+        """The bias map of a grid condition on this grid (``None`` without one); it does not
+        depend on the codes."""
+        if not self.grid_conditioned:
+            return None
+        return self.condition_conv(ops.image.resize(
+            self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
+
+    def sampling_context(self, condition):
+        return condition, self.grid_context(condition)
+
+    def position_logits(self, codes, context, t):
+        """Runs the network on the rows position ``t`` can see, not the whole grid: the rows
+        above ``receptive_rows`` cannot change its logits, and rows below are masked, so
+        these logits equal the whole grid's (the top rows' zero padding only touches outputs
+        this one does not read)."""
+        condition, grid_context = context
+        width = self.grid_shape[1]
+        row = t // width
+        first = tf.maximum(row - self.receptive_rows, 0)
+        window = None if grid_context is None else grid_context[:, first:row + 1]
+        h = self.features(codes[:, first:row + 1], condition, window)
+        return self.logits(self.head(ops.relu(h[:, -1:])))[:, 0, t % width]
+
+    def features(self, codes, condition, context):
+        """The last hidden map of the masked network (``context``: :meth:`grid_context`)."""
         h = self.input_conv(self.code_embedding(codes))
-        context = None
-        if self.grid_conditioned:
-            context = self.condition_conv(ops.image.resize(
-                self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
         for i in range(self.num_blocks):
             a = self.block_convs[i](ops.relu(h))
             if self.class_biases:
@@ -348,7 +389,7 @@ class PixelCNN(CodePrior):
             else:
                 a = ops.relu(a)
             h = h + self.block_outputs[i](a)
-        return self.logits(self.head(ops.relu(h)))
+        return h
 
     def get_config(self):
         return {
