@@ -201,14 +201,20 @@ def test_masked_convolutions_are_causal():
 
 
 @pytest.mark.parametrize("condition", ["none", "label", "grid"])
-def test_pixelcnn_sampling_steps_read_only_the_rows_they_see(condition):
-    # Each sampling step runs the network on the rows its position can see (4 of 9 here);
-    # its logits must equal the whole grid's, so samples are those of full forward passes.
+@pytest.mark.parametrize("architecture", ["pixelcnn", "transformer"])
+def test_sampling_steps_read_only_what_their_position_sees(architecture, condition):
+    # Each sampling step runs the network on what its position can see (a PixelCNN: 4 of the
+    # 9 rows here; a Transformer: the positions up to it); its logits must equal the whole
+    # grid's, so samples are those of whole-grid forward passes.
     kwargs = {"none": {}, "label": {"num_classes": 3},
               "grid": {"condition_shape": (2, 2), "condition_embeddings": 5}}[condition]
-    prior = kv.priors.PixelCNN(grid_shape=(9, 3), num_embeddings=6, filters=8, num_blocks=2,
-                               first_kernel_size=3, seed=0, **kwargs)
-    assert prior.receptive_rows == 3
+    if architecture == "pixelcnn":
+        prior = kv.priors.PixelCNN(grid_shape=(9, 3), num_embeddings=6, filters=8,
+                                   num_blocks=2, first_kernel_size=3, seed=0, **kwargs)
+        assert prior.receptive_rows == 3
+    else:
+        prior = kv.priors.TransformerPrior(grid_shape=(9, 3), num_embeddings=6, units=8,
+                                           num_layers=2, num_heads=2, seed=0, **kwargs)
     rng = np.random.default_rng(0)
     codes = tf.constant(rng.integers(0, 6, (4, 9, 3)), tf.int32)
     cond = {"none": None, "label": tf.constant([0, 1, 2, 1]),
@@ -219,7 +225,7 @@ def test_pixelcnn_sampling_steps_read_only_the_rows_they_see(condition):
         np.testing.assert_allclose(prior.position_logits(codes, context, t).numpy(),
                                    full[:, t], rtol=1e-5, atol=1e-5)
     # The whole-grid step of the base class gives the same draws.
-    whole = kv.priors.PixelCNN.from_config(prior.get_config())
+    whole = type(prior).from_config(prior.get_config())
     whole.set_weights(prior.get_weights())
     whole.position_logits = functools.partial(CodePrior.position_logits, whole)
     whole.sampling_context = functools.partial(CodePrior.sampling_context, whole)

@@ -497,20 +497,44 @@ class TransformerPrior(CodePrior):
 
     def forward(self, codes, condition=None, training=False):
         num = ops.shape(codes)[0]
-        tokens = self.code_embedding(ops.reshape(codes, (num, self.length)))
+        logits = self.prefix_logits(ops.reshape(codes, (num, self.length)), condition,
+                                    self.grid_context(condition), self.length, training)
+        return ops.reshape(logits, (num, *self.grid_shape, self.num_embeddings))
+
+    def grid_context(self, condition):
+        """What a grid condition adds to each position's input, ``[batch, H W, units]``
+        (``None`` without one); it does not depend on the codes."""
+        if not self.grid_conditioned:
+            return None
+        context = self.condition_conv(ops.image.resize(
+            self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
+        return ops.reshape(context, (ops.shape(context)[0], self.length, self.units))
+
+    def prefix_logits(self, codes, condition, context, length, training=False):
+        """Logits ``[batch, length, num_embeddings]`` of the first ``length`` positions, from
+        codes ``[batch, H W]`` in raster order (only the first ``length - 1`` are read)."""
+        num = ops.shape(codes)[0]
         start = self.start(condition if self.conditional else ops.zeros((num,), "int32"))
-        h = ops.concatenate([start[:, None, :], tokens[:, :-1]], axis=1)
-        h = h + self.position_embedding(ops.arange(self.length))[None]
-        if self.grid_conditioned:
-            context = self.condition_conv(ops.image.resize(
-                self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
-            h = h + ops.reshape(context, (num, self.length, self.units))
+        h = ops.concatenate([start[:, None, :], self.code_embedding(codes[:, :length - 1])],
+                            axis=1)
+        h = h + self.position_embedding(tf.range(length))[None]
+        if context is not None:
+            h = h + context[:, :length]
         for i in range(self.num_layers):
             a = self.attention_norms[i](h)
             h = h + self.attentions[i](a, a, use_causal_mask=True, training=training)
             h = h + self.mlp_out[i](self.mlp_hidden[i](self.mlp_norms[i](h)))
-        logits = self.logits(self.final_norm(h))
-        return ops.reshape(logits, (num, *self.grid_shape, self.num_embeddings))
+        return self.logits(self.final_norm(h))
+
+    def sampling_context(self, condition):
+        return condition, self.grid_context(condition)
+
+    def position_logits(self, codes, context, t):
+        """Runs the Transformer on positions ``0..t`` only: attention is causal, so later
+        positions cannot change these logits, which equal the whole sequence's."""
+        condition, grid_context = context
+        codes = tf.reshape(codes, [-1, self.length])
+        return self.prefix_logits(codes, condition, grid_context, t + 1)[:, -1]
 
     def get_config(self):
         return {
