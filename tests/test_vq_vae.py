@@ -228,7 +228,6 @@ def test_sampling_steps_read_only_what_their_position_sees(architecture, conditi
     whole = type(prior).from_config(prior.get_config())
     whole.set_weights(prior.get_weights())
     whole.position_logits = functools.partial(CodePrior.position_logits, whole)
-    whole.sampling_context = functools.partial(CodePrior.sampling_context, whole)
     arg = 5 if cond is None else cond
     np.testing.assert_array_equal(prior.sample(arg, seed=3).numpy(),
                                   whole.sample(arg, seed=3).numpy())

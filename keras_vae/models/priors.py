@@ -209,15 +209,24 @@ class CodePrior(ObjectiveModel):
         _, codes = tf.while_loop(lambda t, c: t < height * width, body, (tf.constant(0), codes))
         return codes
 
+    def grid_context(self, condition):
+        """A condition grid's map on this grid, ``[batch, H, W, channels]``: its codes
+        embedded, resized to this grid and through one 3x3 convolution (``None`` without a
+        grid condition). It does not depend on the codes."""
+        if not self.grid_conditioned:
+            return None
+        return self.condition_conv(ops.image.resize(
+            self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
+
     def sampling_context(self, condition):
         """What each step of :meth:`sample_codes` reads besides the codes drawn so far,
-        computed once per call (here the condition itself)."""
-        return condition
+        computed once per call: the condition and its :meth:`grid_context`."""
+        return condition, self.grid_context(condition)
 
     def position_logits(self, codes, context, t):
         """Logits ``[batch, num_embeddings]`` of position ``t`` (raster order) given the codes
         of the earlier positions; here one forward pass over the whole grid."""
-        logits = tf.reshape(self.forward(codes, context),
+        logits = tf.reshape(self.forward(codes, context[0]),
                             [-1, int(np.prod(self.grid_shape)), self.num_embeddings])
         return tf.gather(logits, t, axis=1)
 
@@ -349,17 +358,6 @@ class PixelCNN(CodePrior):
     def forward(self, codes, condition=None, training=False):
         h = self.features(codes, condition, self.grid_context(condition))
         return self.logits(self.head(ops.relu(h)))
-
-    def grid_context(self, condition):
-        """The bias map of a grid condition on this grid (``None`` without one); it does not
-        depend on the codes."""
-        if not self.grid_conditioned:
-            return None
-        return self.condition_conv(ops.image.resize(
-            self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
-
-    def sampling_context(self, condition):
-        return condition, self.grid_context(condition)
 
     def position_logits(self, codes, context, t):
         """Runs the network on the rows position ``t`` can see, not the whole grid: the rows
@@ -501,15 +499,6 @@ class TransformerPrior(CodePrior):
                                     self.grid_context(condition), self.length, training)
         return ops.reshape(logits, (num, *self.grid_shape, self.num_embeddings))
 
-    def grid_context(self, condition):
-        """What a grid condition adds to each position's input, ``[batch, H W, units]``
-        (``None`` without one); it does not depend on the codes."""
-        if not self.grid_conditioned:
-            return None
-        context = self.condition_conv(ops.image.resize(
-            self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
-        return ops.reshape(context, (ops.shape(context)[0], self.length, self.units))
-
     def prefix_logits(self, codes, condition, context, length, training=False):
         """Logits ``[batch, length, num_embeddings]`` of the first ``length`` positions, from
         codes ``[batch, H W]`` in raster order (only the first ``length - 1`` are read)."""
@@ -518,16 +507,13 @@ class TransformerPrior(CodePrior):
         h = ops.concatenate([start[:, None, :], self.code_embedding(codes[:, :length - 1])],
                             axis=1)
         h = h + self.position_embedding(tf.range(length))[None]
-        if context is not None:
-            h = h + context[:, :length]
+        if context is not None:  # the grid_context, added to every position's input
+            h = h + ops.reshape(context, (num, self.length, self.units))[:, :length]
         for i in range(self.num_layers):
             a = self.attention_norms[i](h)
             h = h + self.attentions[i](a, a, use_causal_mask=True, training=training)
             h = h + self.mlp_out[i](self.mlp_hidden[i](self.mlp_norms[i](h)))
         return self.logits(self.final_norm(h))
-
-    def sampling_context(self, condition):
-        return condition, self.grid_context(condition)
 
     def position_logits(self, codes, context, t):
         """Runs the Transformer on positions ``0..t`` only: attention is causal, so later
