@@ -3,7 +3,8 @@ and recall of samples on MNIST, and the fraction of valid shapes on the embedded
 
 Usage: python benchmarks/generation_mnist.py [--mnist ../shared/data/mnist.npz]
        [--parts mnist vq shapes] [--epochs 10] [--num-samples 10000] [--vq-epochs 12]
-       [--vq-prior-epochs 20] [--seed 0] [--out DIR] [--picture PATH]
+       [--vq-prior-epochs 20] [--vq-models vqvae vqvae2 vqvae2_14]
+       [--vq-priors pixelcnn transformer] [--seed 0] [--out DIR] [--picture PATH]
 
 MNIST part:
 1. A feature model: ``kv.evaluation.train_feature_model`` on the 60,000 training images
@@ -18,10 +19,11 @@ MNIST part:
    precision and recall (k = 3), and seconds (training, sampler fit, drawing). The first row is
    10,000 training images against the test images: the floor.
 VQ part (same feature model and test images): a VQ-VAE and a VQ-VAE-2 (library defaults:
-7x7 bottom grid, 3x3 top grid, 128 codes per level), --vq-epochs each, then on each in turn a
-PixelCNN and a Transformer prior over its training codes (--vq-prior-epochs; for the VQ-VAE-2
-a two-level prior: top, then bottom given top). Seconds: the VQ model's training, that prior's
-training and drawing.
+7x7 bottom grid, 3x3 top grid, 128 codes per level), and a VQ-VAE-2 a level up (14x14 bottom,
+7x7 top: the top grid is as large as the VQ-VAE's only grid), --vq-epochs each, then on each
+in turn a PixelCNN and a Transformer prior over its training codes (--vq-prior-epochs; for a
+VQ-VAE-2 a two-level prior: top, then bottom given top). Seconds: the VQ model's training, that
+prior's training and drawing.
 Shapes part: the main job (``keras-vae train`` defaults: conv VAE, 1,000 steps on shapes),
 then the fraction of 10,000 samples that are valid shapes (``kv.evaluation.shapes_validity``)
 from N(0, I) and from each sampler.
@@ -47,8 +49,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NETWORK = dict(latent_dim=16, architecture="mlp", hidden_units=(400,))
 #: The samplers of each table, by CLI spec.
 SAMPLERS = ("gmm:10", "two_stage", "maf:5")
-#: The VQ models of the VQ part, and the prior architectures fitted to each.
-VQ_MODELS = (("VQ-VAE", "vqvae"), ("VQ-VAE-2", "vqvae2"))
+#: The VQ models of the VQ part by --vq-models key: row name, model kind, its arguments (the
+#: second VQ-VAE-2 moves both grids up a level: one stride-2 stage to a 14x14 bottom grid, one
+#: more to a 7x7 top grid; --filters 32 --top-filters 64 on the command line).
+VQ_MODELS = {"vqvae": ("VQ-VAE", "vqvae", {}),
+             "vqvae2": ("VQ-VAE-2", "vqvae2", {}),
+             "vqvae2_14": ("VQ-VAE-2 (14×14 bottom, 7×7 top)", "vqvae2",
+                           {"filters": (32,), "top_filters": (64,)})}
+#: The prior architectures fitted to each VQ model (--vq-priors).
 PRIORS = ("pixelcnn", "transformer")
 
 
@@ -75,8 +83,8 @@ def feature_model(mnist, out, seed):
     return features, accuracy
 
 
-def train(kind, mnist, out, epochs, seed, **options):
-    output = os.path.join(out, kind)
+def train(kind, mnist, out, epochs, seed, name=None, **options):
+    output = os.path.join(out, name or kind)
     _, seconds = timed(training.train, model=kind, dataset=mnist, output=output,
                        epochs=epochs, seed=seed, verbose=0, backup=False, export=False,
                        overwrite=True, image_logs=False, **options)
@@ -139,11 +147,12 @@ def mnist_part(args, rows, pictures):
 def vq_part(args, rows, pictures):
     features, real = test_features(args)
     codes = kv.data.load(args.mnist, split="train", batch_size=128, seed=args.seed)
-    for name, kind in VQ_MODELS:
+    for key in args.vq_models:
+        name, kind, model_kwargs = VQ_MODELS[key]
         print(f"Training the {name} ...", flush=True)
-        model, seconds = train(kind, args.mnist, args.out, args.vq_epochs, args.seed,
-                               prior_epochs=0)
-        for architecture in PRIORS:
+        model, seconds = train(kind, args.mnist, args.out, args.vq_epochs, args.seed, name=key,
+                               prior_epochs=0, model_kwargs=model_kwargs)
+        for architecture in args.vq_priors:
             _, prior_seconds = timed(model.fit_prior, codes, epochs=args.vq_prior_epochs,
                                      architecture=architecture, verbose=0)
             measure(f"{name} + {prior_description(model.prior)}",
@@ -213,6 +222,9 @@ def main():
     parser.add_argument("--num-samples", type=int, default=10_000)
     parser.add_argument("--vq-epochs", type=int, default=12)
     parser.add_argument("--vq-prior-epochs", type=int, default=20)
+    parser.add_argument("--vq-models", nargs="+", choices=tuple(VQ_MODELS),
+                        default=list(VQ_MODELS))
+    parser.add_argument("--vq-priors", nargs="+", choices=PRIORS, default=list(PRIORS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join(HERE, "output", "generation"))
     parser.add_argument("--picture", default=None,
