@@ -128,6 +128,38 @@ def test_a_grid_conditioned_prior_learns_what_its_condition_determines(architect
         prior.sample(3)
 
 
+@pytest.mark.parametrize("architecture, kwargs", [
+    ("pixelcnn", dict(filters=8, num_blocks=1)),
+    ("transformer", dict(units=8, num_layers=1, num_heads=2)),
+])
+def test_every_position_sees_the_whole_condition_grid(architecture, kwargs):
+    """The first bottom position reads the top grid's far corner through the condition
+    blocks (3 by default for a 4x4 grid); without them it sees only the cells around it."""
+    cls = kv.priors.PRIOR_ARCHITECTURES[architecture]
+    codes = np.zeros((2, 8, 8), "int32")
+    top = np.zeros((2, 4, 4), "int32")
+    corner = top.copy()
+    corner[:, 3, 3] = 2
+    changes = {}
+    for blocks in (None, 2, 0):
+        keras.utils.set_random_seed(0)
+        prior = cls((8, 8), 5, condition_shape=(4, 4), condition_embeddings=3,
+                    condition_blocks=blocks, seed=0, **kwargs)
+        first = [prior((codes, t)).numpy()[:, 0, 0] for t in (top, corner)]
+        changes[prior.condition_blocks] = np.abs(first[1] - first[0]).max()
+    assert changes[3] > 1e-5 and changes[2] == 0.0 and changes[0] == 0.0, changes
+    # A prior saved before the blocks existed (the last one has none) loads as it was.
+    config = prior.get_config()
+    config.pop("condition_blocks")
+    loaded = cls.from_config(config)
+    assert loaded.condition_blocks == 0 and len(loaded.weights) == len(prior.weights)
+    with pytest.raises(ValueError, match="`condition_blocks` applies to a code-grid condition"):
+        cls((8, 8), 5, condition_blocks=1, **kwargs)
+    with pytest.raises(ValueError, match="`condition_blocks` must be >= 0"):
+        cls((8, 8), 5, condition_shape=(4, 4), condition_embeddings=3, condition_blocks=-1,
+            **kwargs)
+
+
 def test_the_transformer_prior_reaches_every_earlier_position():
     """The last code repeats the first, across the whole grid."""
     rng = np.random.default_rng(0)

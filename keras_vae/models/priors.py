@@ -15,6 +15,7 @@ from keras_vae.models.mixture_priors import from_spec  # noqa: F401
 from keras_vae.models.serving import check_labels
 from keras_vae.models.trainer import ObjectiveModel
 from keras_vae.validation import check_index_range
+from keras_vae.validation import check_int
 from keras_vae.validation import check_int_tuple
 from keras_vae.validation import check_number
 from keras_vae.validation import check_positive_int
@@ -44,13 +45,16 @@ class CodePrior(ObjectiveModel):
 
     A prior is unconditional, class-conditional (``num_classes``: ``fit`` on
     ``(codes, labels)``, ``sample(labels)``) or conditioned on a second code grid
-    (``condition_shape`` and ``condition_embeddings``: the bottom prior of a VQ-VAE-2, which
-    sees the whole top grid; ``fit`` on ``(codes, condition_codes)``,
-    ``sample(condition_codes)``). The loss is the cross-entropy in nats per grid position.
+    (``condition_shape`` and ``condition_embeddings``: the bottom prior of a VQ-VAE-2; ``fit``
+    on ``(codes, condition_codes)``, ``sample(condition_codes)``). A condition grid is
+    embedded and passed through ``condition_blocks`` residual 3x3 convolutions at its own
+    resolution, so that, by default, every cell's map sees the whole condition grid (where a
+    position's own autoregressive view sees only the grid above it), then resized to this
+    grid (:meth:`grid_context`). The loss is the cross-entropy in nats per grid position.
     """
 
     def __init__(self, grid_shape, num_embeddings, num_classes=None, condition_shape=None,
-                 condition_embeddings=None, seed=None, **kwargs):
+                 condition_embeddings=None, seed=None, condition_blocks=None, **kwargs):
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.grid_shape = _grid_shape("grid_shape", grid_shape)
@@ -68,7 +72,29 @@ class CodePrior(ObjectiveModel):
         self.condition_embeddings = (None if condition_embeddings is None else
                                      check_positive_int("condition_embeddings",
                                                         condition_embeddings))
+        if self.condition_shape is None:
+            if condition_blocks is not None:
+                raise ValueError(f"{owner}: `condition_blocks` applies to a code-grid "
+                                 "condition only; pass `condition_shape` and "
+                                 "`condition_embeddings` too, or leave it None.")
+            self.condition_blocks = None
+        elif condition_blocks is None:  # a 3x3 block widens the view by one cell each way
+            self.condition_blocks = max(self.condition_shape) - 1
+        else:
+            self.condition_blocks = check_int("condition_blocks", condition_blocks, minimum=0)
         self.seed = check_seed(seed)
+
+    def make_grid_condition(self, width, activation=None):
+        """Creates the layers of :meth:`grid_context` with ``width`` channels (the
+        subclass's hidden width; ``activation`` of the last convolution)."""
+        self.condition_embedding = keras.layers.Embedding(
+            self.condition_embeddings, width, name="condition_embedding")
+        self.condition_stack = [
+            keras.layers.Conv2D(width, 3, padding="same", name=f"condition_block_{i}")
+            for i in range(self.condition_blocks)]
+        self.condition_conv = keras.layers.Conv2D(width, 3, padding="same",
+                                                  activation=activation,
+                                                  name="condition_conv")
 
     def finish_prior(self):
         """Builds every variable (a forward pass on one grid) and the trackers; the last line
@@ -211,12 +237,16 @@ class CodePrior(ObjectiveModel):
 
     def grid_context(self, condition):
         """A condition grid's map on this grid, ``[batch, H, W, channels]``: its codes
-        embedded, resized to this grid and through one 3x3 convolution (``None`` without a
+        embedded, through the residual blocks ``h + conv(relu(h))`` at the condition's
+        resolution, resized to this grid and through one 3x3 convolution (``None`` without a
         grid condition). It does not depend on the codes."""
         if not self.grid_conditioned:
             return None
-        return self.condition_conv(ops.image.resize(
-            self.condition_embedding(condition), self.grid_shape, interpolation="nearest"))
+        h = self.condition_embedding(condition)
+        for conv in self.condition_stack:
+            h = h + conv(ops.relu(h))
+        return self.condition_conv(ops.image.resize(h, self.grid_shape,
+                                                    interpolation="nearest"))
 
     def sampling_context(self, condition):
         """What each step of :meth:`sample_codes` reads besides the codes drawn so far,
@@ -239,12 +269,15 @@ class CodePrior(ObjectiveModel):
             "num_classes": self.num_classes,
             "condition_shape": self.condition_shape,
             "condition_embeddings": self.condition_embeddings,
+            "condition_blocks": self.condition_blocks,
             "seed": self.seed,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        if config.get("condition_shape") is not None and "condition_blocks" not in config:
+            config["condition_blocks"] = 0  # saved before the blocks existed: none then
         for key in ("grid_shape", "condition_shape"):
             if config.get(key) is not None:
                 config[key] = tuple(config[key])
@@ -267,8 +300,8 @@ class PixelCNN(CodePrior):
     then 1x1 convolutions to ``num_embeddings`` logits per position. Position ``i`` (raster
     order) never sees positions ``>= i``. With ``num_classes`` set, a learned per-class bias
     enters every block (class-conditional generation); with ``condition_shape`` and
-    ``condition_embeddings``, a bias map computed from a second code grid (embedded, resized
-    to this grid, one 3x3 convolution) does (the VQ-VAE-2's bottom prior).
+    ``condition_embeddings``, a bias map computed from a second code grid
+    (:meth:`~CodePrior.grid_context`) does (the VQ-VAE-2's bottom prior).
 
     ``fit`` takes code grids ``[batch, H, W]`` (int), or ``(codes, labels)`` /
     ``(codes, condition_codes)`` pairs; the loss is the cross-entropy in nats per grid
@@ -280,6 +313,9 @@ class PixelCNN(CodePrior):
         num_classes: ``None`` for an unconditional prior, else the number of classes.
         condition_shape, condition_embeddings: The shape and code count of a conditioning
             code grid (``None``: none).
+        condition_blocks: Residual 3x3 convolutions over the conditioning grid at its own
+            resolution (``None``: ``max(condition_shape) - 1``, enough for every position to
+            see all of it; ``0``: each position sees the condition's cells around its own).
         filters: Channels of the hidden layers.
         num_blocks: Residual blocks.
         kernel_size: Kernel of the blocks' masked convolutions (odd).
@@ -305,6 +341,7 @@ class PixelCNN(CodePrior):
         num_classes=None,
         condition_shape=None,
         condition_embeddings=None,
+        condition_blocks=None,
         filters=64,
         num_blocks=4,
         kernel_size=3,
@@ -314,7 +351,7 @@ class PixelCNN(CodePrior):
         **kwargs,
     ):
         super().__init__(grid_shape, num_embeddings, num_classes, condition_shape,
-                         condition_embeddings, seed, **kwargs)
+                         condition_embeddings, seed, condition_blocks, **kwargs)
         self.filters = check_positive_int("filters", filters)
         self.num_blocks = check_positive_int("num_blocks", num_blocks)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
@@ -336,10 +373,7 @@ class PixelCNN(CodePrior):
             if self.num_classes else []
         )
         if self.grid_conditioned:
-            self.condition_embedding = keras.layers.Embedding(
-                self.condition_embeddings, self.filters, name="condition_embedding")
-            self.condition_conv = keras.layers.Conv2D(self.filters, 3, padding="same",
-                                                      activation="relu", name="condition_conv")
+            self.make_grid_condition(self.filters, activation="relu")
         self.condition_biases = (
             [keras.layers.Conv2D(block_out, 1, name=f"block_{i}_condition")
              for i in range(self.num_blocks)]
@@ -408,15 +442,15 @@ class TransformerPrior(CodePrior):
     learned position embedding, ``num_layers`` pre-norm blocks of causal self-attention and
     an MLP, and a linear head to ``num_embeddings`` logits. Every position attends to all
     earlier ones, where a PixelCNN sees a growing but limited neighbourhood. A code-grid
-    condition (the VQ-VAE-2's top codes, embedded, resized to this grid, one 3x3
-    convolution) is added to every position's input.
+    condition (the VQ-VAE-2's top codes, :meth:`~CodePrior.grid_context`) is added to every
+    position's input.
 
     Takes the same data and gives the same samples as :class:`PixelCNN`, which it can
     replace in :meth:`keras_vae.VQVAE.fit_prior` (``architecture="transformer"``).
 
     Args:
-        grid_shape, num_embeddings, num_classes, condition_shape, condition_embeddings: As
-            for :class:`PixelCNN`.
+        grid_shape, num_embeddings, num_classes, condition_shape, condition_embeddings,
+            condition_blocks: As for :class:`PixelCNN`.
         units: Width of the embeddings and blocks.
         num_layers: Transformer blocks.
         num_heads: Attention heads (``units`` must be a multiple).
@@ -443,6 +477,7 @@ class TransformerPrior(CodePrior):
         num_classes=None,
         condition_shape=None,
         condition_embeddings=None,
+        condition_blocks=None,
         units=64,
         num_layers=2,
         num_heads=4,
@@ -452,7 +487,7 @@ class TransformerPrior(CodePrior):
         **kwargs,
     ):
         super().__init__(grid_shape, num_embeddings, num_classes, condition_shape,
-                         condition_embeddings, seed, **kwargs)
+                         condition_embeddings, seed, condition_blocks, **kwargs)
         self.units = check_positive_int("units", units)
         self.num_layers = check_positive_int("num_layers", num_layers)
         self.num_heads = check_positive_int("num_heads", num_heads)
@@ -471,10 +506,7 @@ class TransformerPrior(CodePrior):
                                                          name="position_embedding")
         self.start = keras.layers.Embedding(self.num_classes or 1, self.units, name="start")
         if self.grid_conditioned:
-            self.condition_embedding = keras.layers.Embedding(
-                self.condition_embeddings, self.units, name="condition_embedding")
-            self.condition_conv = keras.layers.Conv2D(self.units, 3, padding="same",
-                                                      name="condition_conv")
+            self.make_grid_condition(self.units)
         self.attention_norms, self.attentions, self.mlp_norms = [], [], []
         self.mlp_hidden, self.mlp_out = [], []
         for i in range(self.num_layers):
