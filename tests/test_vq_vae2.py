@@ -194,12 +194,13 @@ def test_fit_prior_trains_a_two_level_prior_and_samples_are_seeded():
     model = trained(epochs=1)
     x, labels = images(64), np.arange(64, dtype="int32") % 3
     histories = model.fit_prior((x, labels), epochs=1, batch_size=32, filters=8, num_blocks=1,
-                                verbose=0)
+                                condition_blocks=0, verbose=0)
     assert set(histories) == {"top", "bottom"}
     prior = model.prior
     assert isinstance(prior, kv.models.TwoLevelPrior) and prior.conditional
     assert prior.num_classes == 3 and not prior.bottom.conditional
     assert prior.bottom.condition_shape == model.top_shape
+    assert prior.bottom.condition_blocks == 0 and prior.top.condition_blocks is None
     assert prior.description == "two-level PixelCNN"
     assert model.export_metadata()["prior"] == "class-conditional two-level PixelCNN"
     rows = prior.sample(np.array([0, 1, 2]), seed=5).numpy()
@@ -211,6 +212,7 @@ def test_fit_prior_trains_a_two_level_prior_and_samples_are_seeded():
     model.fit_prior(x, epochs=1, architecture="transformer", units=8, num_layers=1,
                     num_heads=2, verbose=0)
     assert isinstance(model.prior.top, kv.priors.TransformerPrior)
+    assert model.prior.bottom.condition_blocks == max(model.top_shape) - 1
     assert not model.prior.conditional and model.sample(2, seed=0).shape == (2, 8, 8, 1)
 
 

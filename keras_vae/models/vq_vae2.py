@@ -242,7 +242,8 @@ class VQVAE2(CodeAutoencoder):
         ``data`` has labels), then the bottom prior on the bottom grids given the top ones,
         each for ``epochs``.
 
-        Args: as for :meth:`keras_vae.VQVAE.fit_prior`; ``prior_kwargs`` apply to both.
+        Args: as for :meth:`keras_vae.VQVAE.fit_prior`; ``prior_kwargs`` apply to both
+        (``condition_blocks`` to the bottom prior only).
 
         Returns:
             ``{"top": History, "bottom": History}``.
@@ -253,10 +254,12 @@ class VQVAE2(CodeAutoencoder):
         with self.distribute_strategy.scope():
             if (prior is None or type(prior.top) is not cls
                     or prior.conditional != conditional):
+                # Labels condition the top prior; the top grid conditions the bottom one.
+                top_kwargs = {k: v for k, v in prior_kwargs.items() if k != "condition_blocks"}
                 bottom_kwargs = {k: v for k, v in prior_kwargs.items() if k != "num_classes"}
                 prior = TwoLevelPrior(
                     new_prior(cls, self.top_shape, self.codebook_size, labels, self.seed,
-                              prior_kwargs, name="top_prior"),
+                              top_kwargs, name="top_prior"),
                     new_prior(cls, self.bottom_shape, self.codebook_size, None, self.seed,
                               bottom_kwargs, condition_shape=self.top_shape,
                               condition_embeddings=self.codebook_size, name="bottom_prior"))
