@@ -86,7 +86,10 @@ class CodePrior(ObjectiveModel):
 
     def make_grid_condition(self, width, activation=None):
         """Creates the layers of :meth:`grid_context` with ``width`` channels (the
-        subclass's hidden width; ``activation`` of the last convolution)."""
+        subclass's hidden width; ``activation`` of the last convolution); nothing for a prior
+        without a grid condition."""
+        if not self.grid_conditioned:
+            return
         self.condition_embedding = keras.layers.Embedding(
             self.condition_embeddings, width, name="condition_embedding")
         self.condition_stack = [
@@ -372,8 +375,7 @@ class PixelCNN(CodePrior):
              for i in range(self.num_blocks)]
             if self.num_classes else []
         )
-        if self.grid_conditioned:
-            self.make_grid_condition(self.filters, activation="relu")
+        self.make_grid_condition(self.filters, activation="relu")
         self.condition_biases = (
             [keras.layers.Conv2D(block_out, 1, name=f"block_{i}_condition")
              for i in range(self.num_blocks)]
@@ -505,8 +507,7 @@ class TransformerPrior(CodePrior):
         self.position_embedding = keras.layers.Embedding(self.length, self.units,
                                                          name="position_embedding")
         self.start = keras.layers.Embedding(self.num_classes or 1, self.units, name="start")
-        if self.grid_conditioned:
-            self.make_grid_condition(self.units)
+        self.make_grid_condition(self.units)
         self.attention_norms, self.attentions, self.mlp_norms = [], [], []
         self.mlp_hidden, self.mlp_out = [], []
         for i in range(self.num_layers):
