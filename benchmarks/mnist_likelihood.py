@@ -2,7 +2,7 @@
 priors on dynamically binarized MNIST, one network and one budget for every row.
 
 Usage: python benchmarks/mnist_likelihood.py [--mnist ../shared/data/mnist.npz] [--epochs 20]
-       [--network course|iwae] [--nll-samples 1000] [--seeds 0 1] [--rows vae iaf ...]
+       [--network course|iwae|conv] [--nll-samples 1000] [--seeds 0 1] [--rows vae iaf ...]
        [--threads N] [--max-examples N]
 
 Every row trains with `kv.training.train` (what `keras-vae train` calls): Adam 1e-3, batch 128,
@@ -30,6 +30,8 @@ from keras_vae import training  # noqa: E402
 NETWORKS = {
     "course": dict(latent_dim=20, architecture="mlp", hidden_units=(400,)),  # 784-400-20
     "iwae": dict(latent_dim=50, architecture="mlp", hidden_units=(200, 200)),  # Burda et al.
+    # Stride-2 convolutions 28 -> 14 -> 7, a dense layer of 512, transposed convolutions back.
+    "conv": dict(latent_dim=32, architecture="conv", filters=(32, 64), dense_units=(512,)),
 }
 
 #: ``row -> (model kind, constructor arguments beyond the network, made afresh per run)``.
@@ -77,6 +79,15 @@ PUBLISHED = {
 }
 
 
+def row_arguments(network, row):
+    """``(model kind, constructor arguments)`` of ``row`` on ``network``, made afresh."""
+    kind, extra = ROWS[row]
+    kwargs = dict(NETWORKS[network])
+    # The ladder's layer sizes replace the latent size.
+    extras = extra(kwargs.pop("latent_dim")) if kind == "hvae" else extra()
+    return kind, {**kwargs, **extras}
+
+
 def active_units(model, test):
     stats = kv.evaluation.posterior_statistics(model, test)
     return kv.evaluation.active_units(stats)[0]
@@ -108,13 +119,9 @@ def main():
     results = []
     for seed in args.seeds:
         for row in args.rows:
-            kind, extra = ROWS[row]
             output = os.path.join(args.output, f"{args.network}_{row}_seed{seed}")
             start = time.perf_counter()
-            network = dict(NETWORKS[args.network])
-            # The ladder's layer sizes replace the latent size.
-            extras = extra(network.pop("latent_dim")) if kind == "hvae" else extra()
-            kwargs = {**network, **extras}
+            kind, kwargs = row_arguments(args.network, row)
             training.train(model=kind, dataset=args.mnist, output=output, epochs=args.epochs,
                            binarize="dynamic", seed=seed, verbose=0, backup=False,
                            export=False, model_kwargs=kwargs)
@@ -126,10 +133,10 @@ def main():
             print(f"{row} seed {seed}: NLL {nll['nll']:.2f}, -ELBO {-nll['elbo']:.2f}, "
                   f"{seconds:.0f} s", flush=True)
 
-    network = NETWORKS[args.network]
-    print(f"\nMNIST, dynamically binarized; MLP {network['hidden_units']} latent "
-          f"{network['latent_dim']}; {args.epochs} epochs of Adam 1e-3, batch 128; test NLL "
-          f"by IWAE with K = {args.nll_samples} ({results[0][2]['num_examples']} images)")
+    network = ", ".join(f"{k} {v}" for k, v in NETWORKS[args.network].items())
+    print(f"\nMNIST, dynamically binarized; {args.network} network ({network}); "
+          f"{args.epochs} epochs of Adam 1e-3, batch 128; test NLL by IWAE "
+          f"with K = {args.nll_samples} ({results[0][2]['num_examples']} images)")
     print("| row | seed | test NLL (nats) | test −ELBO | active units | train s | published |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for row, seed, nll, active, seconds in results:
