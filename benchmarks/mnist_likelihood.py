@@ -34,32 +34,44 @@ NETWORKS = {
     "conv": dict(latent_dim=32, architecture="conv", filters=(32, 64), dense_units=(512,)),
 }
 
-#: ``row -> (model kind, constructor arguments beyond the network, made afresh per run)``.
+def one_layer(make=dict):
+    """A row's arguments for a one-layer model: the network's latent size plus ``make()``."""
+    return lambda latent_dim: {"latent_dim": latent_dim, **make()}
+
+
+def ladder(make=dict):
+    """A row's arguments for the ladder: two stochastic layers, the network's latent size at the
+    bottom and half of it on top, ladder MLPs of 256, plus ``make()``."""
+    return lambda latent_dim: {"latent_dims": (latent_dim, latent_dim // 2),
+                               "ladder_units": (256,), **make()}
+
+
+def warmup():
+    """β from 0 to 1 over the first 5 epochs (469 steps of 128 each)."""
+    return kv.schedules.LinearWarmup(0.0, 1.0, steps=5 * 469)
+
+
+#: ``row -> (model kind, latent size -> constructor arguments beyond the network)``; the
+#: arguments (flows, priors, schedules) are made afresh for every run.
 ROWS = {
-    "vae": ("vae", lambda: {}),
-    "iwae_k5": ("iwae", lambda: {"num_samples": 5}),
-    "iwae_k50": ("iwae", lambda: {"num_samples": 50}),
+    "vae": ("vae", one_layer()),
+    "iwae_k5": ("iwae", one_layer(lambda: {"num_samples": 5})),
+    "iwae_k50": ("iwae", one_layer(lambda: {"num_samples": 50})),
     # The plain VAE with the warm-up of the hvae_warmup row, to tell the two apart.
-    "vae_warmup": ("beta_vae", lambda: {"beta": kv.schedules.LinearWarmup(0.0, 1.0,
-                                                                          steps=5 * 469)}),
-    "planar": ("vae", lambda: {"flow": kv.flows.Planar(num_steps=8)}),
-    "iaf": ("vae", lambda: {"flow": kv.flows.IAF(num_steps=4, hidden_units=(320,))}),
-    "mixture": ("vae", lambda: {"prior": kv.priors.MixturePrior(num_components=10)}),
-    "vamp": ("vae", lambda: {"prior": kv.priors.VampPrior(num_components=500)}),
-    "iaf_vamp": ("vae", lambda: {"flow": kv.flows.IAF(num_steps=4, hidden_units=(320,)),
-                                 "prior": kv.priors.VampPrior(num_components=500)}),
-    # Two stochastic layers: the network's latent size at the bottom, half of it on top.
-    "hvae": ("hvae", lambda latent_dim: {"latent_dims": (latent_dim, latent_dim // 2),
-                                         "ladder_units": (256,)}),
-    # The same with the ladder VAE's KL warm-up: beta from 0 to 1 over the first 5 epochs.
-    "hvae_warmup": ("hvae", lambda latent_dim: {
-        "latent_dims": (latent_dim, latent_dim // 2), "ladder_units": (256,),
-        "beta": kv.schedules.LinearWarmup(0.0, 1.0, steps=5 * 469)}),
+    "vae_warmup": ("beta_vae", one_layer(lambda: {"beta": warmup()})),
+    "planar": ("vae", one_layer(lambda: {"flow": kv.flows.Planar(num_steps=8)})),
+    "iaf": ("vae", one_layer(lambda: {"flow": kv.flows.IAF(num_steps=4, hidden_units=(320,))})),
+    "mixture": ("vae", one_layer(lambda: {"prior": kv.priors.MixturePrior(num_components=10)})),
+    "vamp": ("vae", one_layer(lambda: {"prior": kv.priors.VampPrior(num_components=500)})),
+    "iaf_vamp": ("vae", one_layer(lambda: {
+        "flow": kv.flows.IAF(num_steps=4, hidden_units=(320,)),
+        "prior": kv.priors.VampPrior(num_components=500)})),
+    "hvae": ("hvae", ladder()),
+    # The ladder VAE's KL warm-up (Sønderby et al.).
+    "hvae_warmup": ("hvae", ladder(lambda: {"beta": warmup()})),
     # The warmed-up ladder with a VampPrior over its top layer.
-    "hvae_vamp_warmup": ("hvae", lambda latent_dim: {
-        "latent_dims": (latent_dim, latent_dim // 2), "ladder_units": (256,),
-        "beta": kv.schedules.LinearWarmup(0.0, 1.0, steps=5 * 469),
-        "prior": kv.priors.VampPrior(num_components=500)}),
+    "hvae_vamp_warmup": ("hvae", ladder(lambda: {
+        "beta": warmup(), "prior": kv.priors.VampPrior(num_components=500)})),
 }
 
 #: Published test NLL of each method on dynamically binarized MNIST, with its setting.
@@ -81,11 +93,10 @@ PUBLISHED = {
 
 def row_arguments(network, row):
     """``(model kind, constructor arguments)`` of ``row`` on ``network``, made afresh."""
-    kind, extra = ROWS[row]
+    kind, arguments = ROWS[row]
     kwargs = dict(NETWORKS[network])
-    # The ladder's layer sizes replace the latent size.
-    extras = extra(kwargs.pop("latent_dim")) if kind == "hvae" else extra()
-    return kind, {**kwargs, **extras}
+    kwargs.update(arguments(kwargs.pop("latent_dim")))
+    return kind, kwargs
 
 
 def active_units(model, test):
