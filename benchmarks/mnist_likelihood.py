@@ -1,31 +1,45 @@
 """Quality: the MNIST likelihood table. Test NLL of VAE, IWAE, flow posteriors and learned
 priors on dynamically binarized MNIST, one network and one budget for every row.
 
-Usage: python benchmarks/mnist_likelihood.py [--mnist ../shared/data/mnist.npz] [--epochs 20]
-       [--network course|iwae|conv] [--nll-samples 1000] [--seeds 0 1] [--rows vae iaf ...]
-       [--threads N] [--max-examples N]
+Usage: python benchmarks/mnist_likelihood.py [--mnist ../shared/data/mnist.npz]
+       [--network course iwae conv] [--epochs N] [--seeds 0 1] [--rows vae iaf ...]
+       [--nll-samples 1000] [--max-examples N] [--threads N] [--resume | --overwrite]
 
 Every row trains with `kv.training.train` (what `keras-vae train` calls): Adam 1e-3, batch 128,
-dynamic binarization, --epochs epochs, no warm-up (but the *_warmup rows), no early stopping
-(the last epoch's model).
+dynamic binarization, each network's budget (EPOCHS; --epochs sets one for all), no warm-up
+(but the *_warmup rows), no early stopping (the last epoch's model).
 `kv.evaluation.iwae_nll` then estimates -log p(x) with --nll-samples importance samples on the
 10,000 test images binarized once with seed 0 (the same images for every row), through each
-model's own posterior (flow included) and prior. Prints NLL ± standard error, the test -ELBO,
-active units (posterior-mean variance > 0.01, Burda et al.), the training seconds, and the
-published figure of the row's method (their networks and budgets, which differ: see PUBLISHED).
-Two processes with --threads 1 and disjoint --rows or --seeds share a 2-core machine.
+model's own posterior (flow included) and prior. Prints a table per network: NLL ± standard
+error, the test -ELBO, active units (posterior-mean variance > 0.01, Burda et al.), the seconds
+in `fit`, the published figure of the row's method (their networks and budgets, which differ:
+see PUBLISHED), and with several seeds each row's spread.
+
+Each run keeps its model and result in `--output/<network>_<row>_seed<seed>/`: a call finds
+the runs an earlier call finished with the same settings and reuses them, and an interrupted
+run resumes from its backup. So the table's one command can be split (two processes with
+--threads 1 and disjoint --rows or --seeds share a 2-core machine) or stopped and started
+again, and run once more at the end to print the whole table from the stored results.
 """
 
 import argparse
+import json
 import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
+from keras_vae import outputs  # noqa: E402
 from keras_vae import training  # noqa: E402
+
+#: Each run's result, in its folder ``<--output>/<network>_<row>_seed<seed>/``.
+RESULT_FILE = "likelihood.json"
+#: Seconds in ``fit`` so far, kept by :class:`TrainClock` in the run's folder.
+CLOCK_FILE = "train_seconds.json"
 
 NETWORKS = {
     "course": dict(latent_dim=20, architecture="mlp", hidden_units=(400,)),  # 784-400-20
@@ -33,6 +47,9 @@ NETWORKS = {
     # Stride-2 convolutions 28 -> 14 -> 7, a dense layer of 512, transposed convolutions back.
     "conv": dict(latent_dim=32, architecture="conv", filters=(32, 64), dense_units=(512,)),
 }
+#: Each network's budget in epochs (the README's tables), unless --epochs sets one for all.
+EPOCHS = {"course": 20, "iwae": 20, "conv": 60}
+
 
 def one_layer(make=dict):
     """A row's arguments for a one-layer model: the network's latent size plus ``make()``."""
@@ -104,22 +121,114 @@ def active_units(model, test):
     return kv.evaluation.active_units(stats)[0]
 
 
-def main():
+class TrainClock(keras.callbacks.Callback):
+    """Seconds in ``fit`` up to the end of each epoch, kept in ``path``: a run that resumes
+    (from its backup or with --resume) adds its seconds to those of the epochs it keeps."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_begin(self, logs=None):
+        self.before = read_json(self.path)["train_seconds"] if os.path.isfile(self.path) else 0.0
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs.write_json(self.path, {"epochs": epoch + 1, "train_seconds":
+                                       self.before + time.perf_counter() - self.start})
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def run(args, test, network, row, seed, epochs):
+    """Trains and scores one run, or reads its result when an earlier call with the same
+    settings finished it. Returns the result (a dict, as written to ``likelihood.json``)."""
+    output = os.path.join(args.output, f"{network}_{row}_seed{seed}")
+    settings = {"network": network, "row": row, "seed": seed, "epochs": epochs,
+                "nll_samples": args.nll_samples, "max_examples": args.max_examples}
+    result_path = os.path.join(output, RESULT_FILE)
+    resume = False
+    if os.path.isfile(result_path):
+        recorded = read_json(result_path)
+        if recorded["settings"] == settings:
+            print(f"{output}: reusing its result (same settings)", flush=True)
+            return recorded
+        changed = {k: (recorded["settings"].get(k), v) for k, v in settings.items()
+                   if recorded["settings"].get(k) != v}
+        resume = args.resume and set(changed) <= {"epochs", "nll_samples", "max_examples"} \
+            and recorded["settings"]["epochs"] <= epochs
+        if not (resume or args.overwrite):
+            raise SystemExit(
+                f"{output} holds a run with other settings "
+                f"({', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())}): pass "
+                "--resume to train it on to more --epochs (or score it anew), --overwrite to "
+                "retrain it, or another --output")
+    kind, kwargs = row_arguments(network, row)
+    clock = os.path.join(output, CLOCK_FILE)
+    training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
+                   binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
+                   overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
+                   callbacks=[TrainClock(clock)])
+    model = training.load_trained(output)
+    nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
+                                 max_examples=args.max_examples)
+    result = {"settings": settings, "nll": nll["nll"], "nll_std_error": nll["nll_std_error"],
+              "elbo": nll["elbo"], "num_examples": nll["num_examples"],
+              "active_units": int(active_units(model, test)),
+              "latent_units": int(sum(getattr(model, "latent_dims", None) or
+                                      (model.latent_dim,))),
+              "train_seconds": read_json(clock)["train_seconds"]}
+    outputs.write_json(result_path, result)
+    print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
+          f"{result['train_seconds']:.0f} s", flush=True)
+    return result
+
+
+def print_table(network, epochs, results, nll_samples):
+    described = ", ".join(f"{k} {v}" for k, v in NETWORKS[network].items())
+    print(f"\nMNIST, dynamically binarized; {network} network ({described}); {epochs} epochs "
+          f"of Adam 1e-3, batch 128; test NLL by IWAE with K = {nll_samples} "
+          f"({results[0]['num_examples']} images)")
+    print("| row | seed | test NLL (nats) | test −ELBO | active units | train s | published |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        row, seed = r["settings"]["row"], r["settings"]["seed"]
+        print(f"| {row} | {seed} | {r['nll']:.2f} ± {r['nll_std_error']:.2f} | "
+              f"{-r['elbo']:.2f} | {r['active_units']} of {r['latent_units']} | "
+              f"{r['train_seconds']:.0f} | {PUBLISHED[row]} |")
+    rows = list(dict.fromkeys(r["settings"]["row"] for r in results))
+    if len(results) > len(rows):
+        print("\n| row | NLL spread across seeds (nats) |\n| --- | --- |")
+        for row in rows:
+            values = [r["nll"] for r in results if r["settings"]["row"] == row]
+            print(f"| {row} | {np.ptp(values):.2f} |")
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", default=os.path.join(os.path.dirname(__file__), "..", "..",
                                                         "shared", "data", "mnist.npz"))
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--network", choices=NETWORKS, default="course")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of every row (default: each network's budget)")
+    parser.add_argument("--network", nargs="+", choices=NETWORKS, default=["course"])
     parser.add_argument("--nll-samples", type=int, default=1000)
     parser.add_argument("--max-examples", type=int, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--rows", nargs="+", choices=ROWS,
                         default=["vae", "iwae_k5", "planar", "iaf", "mixture", "vamp"])
+    parser.add_argument("--resume", action="store_true",
+                        help="train a finished run on to more --epochs (exact resume) instead "
+                             "of refusing it")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="retrain a run whose recorded settings differ")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra- and inter-op threads (default: TensorFlow's choice)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "output",
                                                          "mnist_likelihood"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         import tensorflow as tf
 
@@ -127,37 +236,14 @@ def main():
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     test = kv.data.load(args.mnist, split="test", batch_size=500, binarize="static", seed=0)
-    results = []
-    for seed in args.seeds:
-        for row in args.rows:
-            output = os.path.join(args.output, f"{args.network}_{row}_seed{seed}")
-            start = time.perf_counter()
-            kind, kwargs = row_arguments(args.network, row)
-            training.train(model=kind, dataset=args.mnist, output=output, epochs=args.epochs,
-                           binarize="dynamic", seed=seed, verbose=0, backup=False,
-                           export=False, model_kwargs=kwargs)
-            seconds = time.perf_counter() - start
-            model = training.load_trained(output)
-            nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
-                                         max_examples=args.max_examples)
-            results.append((row, seed, nll, active_units(model, test), seconds))
-            print(f"{row} seed {seed}: NLL {nll['nll']:.2f}, -ELBO {-nll['elbo']:.2f}, "
-                  f"{seconds:.0f} s", flush=True)
-
-    network = ", ".join(f"{k} {v}" for k, v in NETWORKS[args.network].items())
-    print(f"\nMNIST, dynamically binarized; {args.network} network ({network}); "
-          f"{args.epochs} epochs of Adam 1e-3, batch 128; test NLL by IWAE "
-          f"with K = {args.nll_samples} ({results[0][2]['num_examples']} images)")
-    print("| row | seed | test NLL (nats) | test −ELBO | active units | train s | published |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for row, seed, nll, active, seconds in results:
-        print(f"| {row} | {seed} | {nll['nll']:.2f} ± {nll['nll_std_error']:.2f} | "
-              f"{-nll['elbo']:.2f} | {active} | {seconds:.0f} | {PUBLISHED[row]} |")
-    if len(args.seeds) > 1:
-        print("\n| row | NLL spread across seeds (nats) |\n| --- | --- |")
-        for row in args.rows:
-            values = [r[2]["nll"] for r in results if r[0] == row]
-            print(f"| {row} | {np.ptp(values):.2f} |")
+    tables = {}
+    for network in args.network:
+        epochs = args.epochs or EPOCHS[network]
+        tables[network] = (epochs, [run(args, test, network, row, seed, epochs)
+                                    for seed in args.seeds for row in args.rows])
+    for network, (epochs, results) in tables.items():
+        print_table(network, epochs, results, args.nll_samples)
+    return tables
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """benchmarks/mnist_likelihood.py: every row builds, on every network, the model it names."""
 
+import json
 import os
 import sys
 
@@ -34,3 +35,36 @@ def test_the_conv_network_halves_mnist_twice():
                                    **mnist_likelihood.row_arguments("conv", "vae")[1])
     convs = [layer for layer in model.encoder.layers if "conv" in type(layer).__name__.lower()]
     assert [layer.output.shape[1:3] for layer in convs] == [(14, 14), (7, 7)]
+
+
+def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "mnist.npz"
+    np.savez(data, x_train=rng.integers(0, 256, (256, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 256), x_test=rng.integers(0, 256, (32, 28, 28),
+                                                                    dtype=np.uint8),
+             y_test=rng.integers(0, 10, 32))
+    run = tmp_path / "out" / "course_vae_seed0"
+
+    def main(epochs, *more):
+        tables = mnist_likelihood.main([
+            "--mnist", str(data), "--output", str(tmp_path / "out"), "--epochs", str(epochs),
+            "--rows", "vae", "--nll-samples", "2", "--max-examples", "16", *more])
+        assert list(tables) == ["course"]
+        return tables["course"][1][0]
+
+    first = main(1)
+    assert first["settings"]["epochs"] == 1 and first["num_examples"] == 16
+    assert first["latent_units"] == 20 and first["train_seconds"] > 0
+    trained = os.path.getmtime(run / "model.keras")
+    assert main(1) == first  # read back, not retrained
+    assert os.path.getmtime(run / "model.keras") == trained
+    assert "reusing its result" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="epochs 1 -> 2"):
+        main(2)
+    assert main(1) == first  # the refusal left the run as it was
+    resumed = main(2, "--resume")
+    assert resumed["settings"]["epochs"] == 2
+    assert resumed["train_seconds"] > first["train_seconds"]  # the first epoch's included
+    with open(run / "metrics.json") as f:
+        assert json.load(f)["steps"] == 2 * 2  # two epochs of two batches: trained on
