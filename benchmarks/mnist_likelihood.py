@@ -15,16 +15,21 @@ error, the test -ELBO, active units (posterior-mean variance > 0.01, Burda et al
 in `fit`, the published figure of the row's method (their networks and budgets, which differ:
 see PUBLISHED), and with several seeds each row's spread.
 
-Each run keeps its model and result in `--output/<network>_<row>_seed<seed>/`: a call finds
-the runs an earlier call finished with the same settings and reuses them, and an interrupted
-run resumes from its backup. So the table's one command can be split (two processes with
+Each run keeps its model and result in `--output/<network>_<row>_seed<seed>/` (by default
+`benchmarks/results/mnist_likelihood/`, where git keeps each run's `likelihood.json`: the
+README's tables, with the machine, threads, date and commit of each run). A call reuses the
+runs an earlier call finished with the same settings (pass --overwrite to retrain them after a
+change to the code), and an interrupted run resumes from its backup. So the table's one command can be split (two processes with
 --threads 1 and disjoint --rows or --seeds share a 2-core machine) or stopped and started
 again, and run once more at the end to print the whole table from the stored results.
 """
 
 import argparse
+import datetime
 import json
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -36,8 +41,14 @@ import keras_vae as kv  # noqa: E402
 from keras_vae import outputs  # noqa: E402
 from keras_vae import training  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.machine import cpu_model  # noqa: E402
+
 #: Each run's result, in its folder ``<--output>/<network>_<row>_seed<seed>/``.
 RESULT_FILE = "likelihood.json"
+#: Where the runs go by default. Git keeps each run's ``likelihood.json`` (nothing else): the
+#: README's tables are these results, and the next call reuses them.
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "mnist_likelihood")
 #: Seconds in ``fit`` so far, kept by :class:`TrainClock` in the run's folder.
 CLOCK_FILE = "train_seconds.json"
 
@@ -138,6 +149,13 @@ class TrainClock(keras.callbacks.Callback):
                                        self.before + time.perf_counter() - self.start})
 
 
+def git_commit():
+    """The commit of the code that ran (``None`` outside a git checkout)."""
+    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)
@@ -180,7 +198,10 @@ def run(args, test, network, row, seed, epochs):
               "active_units": int(active_units(model, test)),
               "latent_units": int(sum(getattr(model, "latent_dims", None) or
                                       (model.latent_dim,))),
-              "train_seconds": read_json(clock)["train_seconds"]}
+              "train_seconds": read_json(clock)["train_seconds"],
+              # Where the seconds were measured: the machine, the threads, the day.
+              "cpu": f"{cpu_model()}, {os.cpu_count()} cores", "threads": args.threads,
+              "date": datetime.date.today().isoformat(), "commit": git_commit()}
     outputs.write_json(result_path, result)
     print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
           f"{result['train_seconds']:.0f} s", flush=True)
@@ -226,8 +247,9 @@ def main(argv=None):
                         help="retrain a run whose recorded settings differ")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra- and inter-op threads (default: TensorFlow's choice)")
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "output",
-                                                         "mnist_likelihood"))
+    parser.add_argument("--output", default=RESULTS,
+                        help="the runs' folder (default: the repository's, where the results "
+                             "of the README's tables are kept)")
     args = parser.parse_args(argv)
     if args.threads:
         import tensorflow as tf

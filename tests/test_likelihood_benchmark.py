@@ -56,6 +56,7 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     first = main(1)
     assert first["settings"]["epochs"] == 1 and first["num_examples"] == 16
     assert first["latent_units"] == 20 and first["train_seconds"] > 0
+    assert first["cpu"] and first["date"]
     trained = os.path.getmtime(run / "model.keras")
     assert main(1) == first  # read back, not retrained
     assert os.path.getmtime(run / "model.keras") == trained
