@@ -163,34 +163,31 @@ def read_json(path):
 
 
 def run(args, test, network, row, seed, epochs):
-    """Trains and scores one run, or reads its result when an earlier call with the same
-    settings finished it. Returns the result (a dict, as written to ``likelihood.json``)."""
+    """Trains and scores one run, reusing what an earlier call finished: its result when the
+    settings are the same, its trained model when only the scoring differs (or the earlier
+    call stopped while scoring). Returns the result (a dict, as in ``likelihood.json``)."""
     output = os.path.join(args.output, f"{network}_{row}_seed{seed}")
     settings = {"network": network, "row": row, "seed": seed, "epochs": epochs,
                 "nll_samples": args.nll_samples, "max_examples": args.max_examples}
     result_path = os.path.join(output, RESULT_FILE)
-    resume = False
-    if os.path.isfile(result_path):
-        recorded = read_json(result_path)
-        if recorded["settings"] == settings:
-            print(f"{output}: reusing its result (same settings)", flush=True)
-            return recorded
-        changed = {k: (recorded["settings"].get(k), v) for k, v in settings.items()
-                   if recorded["settings"].get(k) != v}
-        resume = args.resume and set(changed) <= {"epochs", "nll_samples", "max_examples"} \
-            and recorded["settings"]["epochs"] <= epochs
-        if not (resume or args.overwrite):
-            raise SystemExit(
-                f"{output} holds a run with other settings "
-                f"({', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())}): pass "
-                "--resume to train it on to more --epochs (or score it anew), --overwrite to "
-                "retrain it, or another --output")
-    kind, kwargs = row_arguments(network, row)
+    if os.path.isfile(result_path) and read_json(result_path)["settings"] == settings \
+            and not args.overwrite:
+        print(f"{output}: reusing its result (same settings)", flush=True)
+        return read_json(result_path)
+    metrics = os.path.join(output, "metrics.json")  # written when training finishes
+    trained = read_json(metrics)["epochs"] if os.path.isfile(metrics) else None
+    resume = trained is not None and trained < epochs and args.resume
+    if trained is not None and trained != epochs and not (resume or args.overwrite):
+        raise SystemExit(
+            f"{output} holds a run trained for {trained} epochs, not {epochs}: pass --resume "
+            "to train it on to more epochs, --overwrite to retrain it, or another --output")
     clock = os.path.join(output, CLOCK_FILE)
-    training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
-                   binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
-                   overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
-                   callbacks=[TrainClock(clock)])
+    if trained != epochs or args.overwrite:
+        kind, kwargs = row_arguments(network, row)
+        training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
+                       binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
+                       overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
+                       callbacks=[TrainClock(clock)])
     model = training.load_trained(output)
     nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
                                  max_examples=args.max_examples)
@@ -242,10 +239,11 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="+", choices=ROWS,
                         default=["vae", "iwae_k5", "planar", "iaf", "mixture", "vamp"])
     parser.add_argument("--resume", action="store_true",
-                        help="train a finished run on to more --epochs (exact resume) instead "
-                             "of refusing it")
+                        help="train a run finished at fewer epochs on to --epochs (exact "
+                             "resume) instead of refusing it")
     parser.add_argument("--overwrite", action="store_true",
-                        help="retrain a run whose recorded settings differ")
+                        help="retrain and rescore every run asked for, even a finished one "
+                             "(after a change to the code)")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra- and inter-op threads (default: TensorFlow's choice)")
     parser.add_argument("--output", default=RESULTS,

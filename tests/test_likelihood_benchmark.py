@@ -46,10 +46,10 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
              y_test=rng.integers(0, 10, 32))
     run = tmp_path / "out" / "course_vae_seed0"
 
-    def main(epochs, *more):
+    def main(epochs, *more, samples=2):
         tables = mnist_likelihood.main([
             "--mnist", str(data), "--output", str(tmp_path / "out"), "--epochs", str(epochs),
-            "--rows", "vae", "--nll-samples", "2", "--max-examples", "16", *more])
+            "--rows", "vae", "--nll-samples", str(samples), "--max-examples", "16", *more])
         assert list(tables) == ["course"]
         return tables["course"][1][0]
 
@@ -61,7 +61,13 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert main(1) == first  # read back, not retrained
     assert os.path.getmtime(run / "model.keras") == trained
     assert "reusing its result" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="epochs 1 -> 2"):
+    rescored = main(1, samples=3)  # scored anew on the same trained model
+    assert rescored["settings"]["nll_samples"] == 3 and rescored["nll"] != first["nll"]
+    assert os.path.getmtime(run / "model.keras") == trained
+    assert rescored["train_seconds"] == first["train_seconds"]
+    first = main(1)  # and back: rescored, the model kept
+    assert os.path.getmtime(run / "model.keras") == trained
+    with pytest.raises(SystemExit, match="trained for 1 epochs, not 2"):
         main(2)
     assert main(1) == first  # the refusal left the run as it was
     resumed = main(2, "--resume")
@@ -69,3 +75,8 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert resumed["train_seconds"] > first["train_seconds"]  # the first epoch's included
     with open(run / "metrics.json") as f:
         assert json.load(f)["steps"] == 2 * 2  # two epochs of two batches: trained on
+    with pytest.raises(SystemExit, match="trained for 2 epochs, not 1"):
+        main(1)
+    assert main(1, "--overwrite")["settings"]["epochs"] == 1  # retrained from the start
+    with open(run / "metrics.json") as f:
+        assert json.load(f)["steps"] == 2
