@@ -135,19 +135,33 @@ def active_units(model, test):
 
 class TrainClock(keras.callbacks.Callback):
     """Seconds in ``fit`` up to the end of each epoch, kept in ``path``: a run that resumes
-    (from its backup or with --resume) adds its seconds to those of the epochs it keeps."""
+    (from its backup or with --resume) adds its seconds to those of the epochs it keeps, not
+    to those of an epoch it trains again (stopped after the clock recorded the epoch and before
+    the backup did). An epoch the backup holds and the clock missed counts 0 seconds, and
+    ``untimed`` says how many there are."""
 
     def __init__(self, path):
         super().__init__()
         self.path = path
+        self.start = None
 
-    def on_train_begin(self, logs=None):
-        self.before = read_json(self.path)["train_seconds"] if os.path.isfile(self.path) else 0.0
-        self.start = time.perf_counter()
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.start is None:  # the first epoch of this call: the earlier ones are kept
+            clock = read_json(self.path) if os.path.isfile(self.path) else {}
+            self.seconds = clock.get("seconds", [])[:epoch]
+            self.untimed = clock.get("untimed", 0) + epoch - len(self.seconds)
+            self.seconds += [self.seconds[-1] if self.seconds else 0.0] * (epoch -
+                                                                          len(self.seconds))
+            self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        outputs.write_json(self.path, {"epochs": epoch + 1, "train_seconds":
-                                       self.before + time.perf_counter() - self.start})
+        before = self.seconds[-1] if self.seconds else 0.0
+        self.seconds.append(before + time.perf_counter() - self.start)
+        self.start = time.perf_counter()
+        outputs.write_json(self.path, {"seconds": self.seconds, "untimed": self.untimed})
+
+    def on_train_end(self, logs=None):
+        self.start = None
 
 
 def git_commit():
@@ -196,7 +210,8 @@ def run(args, test, network, row, seed, epochs):
               "active_units": int(active_units(model, test)),
               "latent_units": int(sum(getattr(model, "latent_dims", None) or
                                       (model.latent_dim,))),
-              "train_seconds": read_json(clock)["train_seconds"],
+              "train_seconds": read_json(clock)["seconds"][-1],
+              "untimed_epochs": read_json(clock)["untimed"],
               # Where the seconds were measured: the machine, the threads, the day.
               "cpu": f"{cpu_model()}, {os.cpu_count()} cores", "threads": args.threads,
               "date": datetime.date.today().isoformat(), "commit": git_commit()}
@@ -204,6 +219,11 @@ def run(args, test, network, row, seed, epochs):
     print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
           f"{result['train_seconds']:.0f} s", flush=True)
     return result
+
+
+def untimed(result):
+    count = result.get("untimed_epochs", 0)
+    return f" (+ {count} untimed epochs)" if count else ""
 
 
 def print_table(network, epochs, results, nll_samples):
@@ -217,7 +237,7 @@ def print_table(network, epochs, results, nll_samples):
         row, seed = r["settings"]["row"], r["settings"]["seed"]
         print(f"| {row} | {seed} | {r['nll']:.2f} ± {r['nll_std_error']:.2f} | "
               f"{-r['elbo']:.2f} | {r['active_units']} of {r['latent_units']} | "
-              f"{r['train_seconds']:.0f} | {PUBLISHED[row]} |")
+              f"{r['train_seconds']:.0f}{untimed(r)} | {PUBLISHED[row]} |")
     rows = list(dict.fromkeys(r["settings"]["row"] for r in results))
     if len(results) > len(rows):
         print("\n| row | NLL spread across seeds (nats) |\n| --- | --- |")

@@ -80,3 +80,27 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert main(1, "--overwrite")["settings"]["epochs"] == 1  # retrained from the start
     with open(run / "metrics.json") as f:
         assert json.load(f)["steps"] == 2
+
+
+def test_the_clock_counts_the_epochs_a_resumed_run_keeps(tmp_path):
+    path = str(tmp_path / "clock.json")
+
+    def epochs(first, last):
+        clock = mnist_likelihood.TrainClock(path)
+        for epoch in range(first, last):
+            clock.on_epoch_begin(epoch)
+            clock.on_epoch_end(epoch)
+        clock.on_train_end()
+        return mnist_likelihood.read_json(path)
+
+    three = epochs(0, 3)
+    assert len(three["seconds"]) == 3 and three["seconds"] == sorted(three["seconds"])
+    assert three["untimed"] == 0
+    # Stopped after the clock recorded epoch 3 and before the backup did: epoch 3 again.
+    again = epochs(2, 3)
+    assert again["seconds"][:2] == three["seconds"][:2] and len(again["seconds"]) == 3
+    assert again["untimed"] == 0
+    # The backup holds an epoch the clock missed: it counts 0 seconds, and is counted.
+    missed = epochs(4, 5)
+    assert len(missed["seconds"]) == 5 and missed["seconds"][3] == missed["seconds"][2]
+    assert missed["untimed"] == 1
