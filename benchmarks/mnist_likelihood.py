@@ -129,8 +129,9 @@ def row_arguments(network, row):
 
 
 def active_units(model, test):
-    stats = kv.evaluation.posterior_statistics(model, test)
-    return kv.evaluation.active_units(stats)[0]
+    """``(active, latent)``: the active latent units of ``model`` on ``test``, and all of them."""
+    count, variances = kv.evaluation.active_units(kv.evaluation.posterior_statistics(model, test))
+    return count, len(variances)
 
 
 class TrainClock(keras.callbacks.Callback):
@@ -184,10 +185,10 @@ def run(args, test, network, row, seed, epochs):
     settings = {"network": network, "row": row, "seed": seed, "epochs": epochs,
                 "nll_samples": args.nll_samples, "max_examples": args.max_examples}
     result_path = os.path.join(output, RESULT_FILE)
-    if os.path.isfile(result_path) and read_json(result_path)["settings"] == settings \
-            and not args.overwrite:
+    recorded = read_json(result_path) if os.path.isfile(result_path) else None
+    if recorded is not None and recorded["settings"] == settings and not args.overwrite:
         print(f"{output}: reusing its result (same settings)", flush=True)
-        return read_json(result_path)
+        return recorded
     metrics = os.path.join(output, "metrics.json")  # written when training finishes
     trained = read_json(metrics)["epochs"] if os.path.isfile(metrics) else None
     resume = trained is not None and trained < epochs and args.resume
@@ -203,15 +204,14 @@ def run(args, test, network, row, seed, epochs):
                        overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
                        callbacks=[TrainClock(clock)])
     model = training.load_trained(output)
+    active, latent = active_units(model, test)
+    timed = read_json(clock)
     nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
                                  max_examples=args.max_examples)
     result = {"settings": settings, "nll": nll["nll"], "nll_std_error": nll["nll_std_error"],
               "elbo": nll["elbo"], "num_examples": nll["num_examples"],
-              "active_units": int(active_units(model, test)),
-              "latent_units": int(sum(getattr(model, "latent_dims", None) or
-                                      (model.latent_dim,))),
-              "train_seconds": read_json(clock)["seconds"][-1],
-              "untimed_epochs": read_json(clock)["untimed"],
+              "active_units": active, "latent_units": latent,
+              "train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
               # Where the seconds were measured: the machine, the threads, the day.
               "cpu": f"{cpu_model()}, {os.cpu_count()} cores", "threads": args.threads,
               "date": datetime.date.today().isoformat(), "commit": git_commit()}
