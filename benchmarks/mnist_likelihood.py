@@ -189,7 +189,7 @@ def run(args, test, network, row, seed, epochs):
     if recorded is not None and recorded["settings"] == settings and not args.overwrite:
         print(f"{output}: reusing its result (same settings)", flush=True)
         return recorded
-    metrics = os.path.join(output, "metrics.json")  # written when training finishes
+    metrics = os.path.join(output, outputs.METRICS_FILE)  # written when training finishes
     trained = read_json(metrics)["epochs"] if os.path.isfile(metrics) else None
     resume = trained is not None and trained < epochs and args.resume
     if trained is not None and trained != epochs and not (resume or args.overwrite):

@@ -16,6 +16,10 @@ import numpy as np
 #: files while a new one runs over them.
 PREVIOUS = ".previous"
 
+#: The file of a run's figures, written by ``keras-vae train`` when training finishes and by
+#: ``keras-vae evaluate``: its presence marks a finished run.
+METRICS_FILE = "metrics.json"
+
 
 @contextlib.contextmanager
 def replacing(path):

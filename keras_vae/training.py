@@ -350,7 +350,7 @@ def _train(model, dataset, output, shared_output, epochs, steps_per_epoch, valid
         "checkpoints": ckpt_dir,
         "logs": os.path.join(output, "logs"),
         "history": os.path.join(output, "history.csv"),
-        "metrics": os.path.join(output, "metrics.json"),
+        "metrics": os.path.join(output, outputs.METRICS_FILE),
     }
     if previews.shows_images(vae):  # the pictures of a run, where they apply
         paths.update({name: os.path.join(output, f"{name}.png") for name in PICTURES})

@@ -181,7 +181,7 @@ def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_
     if curves:
         paths["training_curves"] = curves
 
-    paths["metrics"] = os.path.join(output, "metrics.json")
+    paths["metrics"] = os.path.join(output, outputs.METRICS_FILE)
     outputs.write_json(paths["metrics"], metrics)
     paths["report"] = write_report(os.path.join(output, "report.md"), metrics, paths)
     return {"metrics": metrics, "paths": paths}
