@@ -139,30 +139,58 @@ class TrainClock(keras.callbacks.Callback):
     (from its backup or with --resume) adds its seconds to those of the epochs it keeps, not
     to those of an epoch it trains again (stopped after the clock recorded the epoch and before
     the backup did). An epoch the backup holds and the clock missed counts 0 seconds, and
-    ``untimed`` says how many there are."""
+    ``untimed`` says how many there are. ``machines`` names, per epoch, the ``machine`` that
+    trained it (``None`` where an older clock file did not say), since a run resumed in
+    another session may have moved to another CPU."""
 
-    def __init__(self, path):
+    def __init__(self, path, machine):
         super().__init__()
         self.path = path
+        self.machine = machine
         self.start = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.start is None:  # the first epoch of this call: the earlier ones are kept
             clock = read_json(self.path) if os.path.isfile(self.path) else {}
             self.seconds = clock.get("seconds", [])[:epoch]
+            self.machines = clock.get("machines", [None] * len(self.seconds))[:epoch]
             self.untimed = clock.get("untimed", 0) + epoch - len(self.seconds)
-            self.seconds += [self.seconds[-1] if self.seconds else 0.0] * (epoch -
-                                                                          len(self.seconds))
+            missed = epoch - len(self.seconds)
+            self.seconds += [self.seconds[-1] if self.seconds else 0.0] * missed
+            self.machines += [None] * missed
             self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         before = self.seconds[-1] if self.seconds else 0.0
         self.seconds.append(before + time.perf_counter() - self.start)
+        self.machines.append(self.machine)
         self.start = time.perf_counter()
-        outputs.write_json(self.path, {"seconds": self.seconds, "untimed": self.untimed})
+        outputs.write_json(self.path, {"seconds": self.seconds, "untimed": self.untimed,
+                                       "machines": self.machines})
 
     def on_train_end(self, logs=None):
         self.start = None
+
+
+def stretches(machines):
+    """The clock's per-epoch machines as runs of epochs: ``[{"epochs": [first, last],
+    "machine": name}]``, epochs counted from 1."""
+    runs = []
+    for epoch, machine in enumerate(machines, start=1):
+        if runs and runs[-1]["machine"] == machine:
+            runs[-1]["epochs"][1] = epoch
+        else:
+            runs.append({"epochs": [epoch, epoch], "machine": machine})
+    return runs
+
+
+def this_cpu():
+    return f"{cpu_model()}, {os.cpu_count()} cores"
+
+
+def this_machine(threads):
+    """The CPU, its cores and the threads TensorFlow was given (``None``: its own choice)."""
+    return f"{this_cpu()}, threads {threads or 'default'}"
 
 
 def git_commit():
@@ -202,7 +230,7 @@ def run(args, test, network, row, seed, epochs):
         training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
                        binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
                        overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
-                       callbacks=[TrainClock(clock)])
+                       callbacks=[TrainClock(clock, this_machine(args.threads))])
     model = training.load_trained(output)
     active, latent = active_units(model, test)
     timed = read_json(clock)
@@ -212,8 +240,9 @@ def run(args, test, network, row, seed, epochs):
               "elbo": nll["elbo"], "num_examples": nll["num_examples"],
               "active_units": active, "latent_units": latent,
               "train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
-              # Where the seconds were measured: the machine, the threads, the day.
-              "cpu": f"{cpu_model()}, {os.cpu_count()} cores", "threads": args.threads,
+              # Where the seconds were measured (per stretch of epochs) and the NLL estimated.
+              "train_machines": stretches(timed.get("machines", [None] * len(timed["seconds"]))),
+              "cpu": this_cpu(), "threads": args.threads,
               "date": datetime.date.today().isoformat(), "commit": git_commit()}
     outputs.write_json(result_path, result)
     print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
@@ -221,9 +250,17 @@ def run(args, test, network, row, seed, epochs):
     return result
 
 
-def untimed(result):
+def timing_notes(result):
+    """What the train seconds leave out or mix: untimed epochs, stretches on other machines
+    (or on a machine an older clock did not record)."""
     count = result.get("untimed_epochs", 0)
-    return f" (+ {count} untimed epochs)" if count else ""
+    machines = {stretch["machine"] for stretch in result.get("train_machines", [])}
+    notes = [f"+ {count} untimed epochs"] if count else []
+    if len(machines - {None}) > 1:
+        notes.append(f"on {len(machines - {None})} machines")
+    if None in machines and len(machines) > 1:
+        notes.append("some epochs' machine unrecorded")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def print_table(network, epochs, results, nll_samples):
@@ -237,7 +274,7 @@ def print_table(network, epochs, results, nll_samples):
         row, seed = r["settings"]["row"], r["settings"]["seed"]
         print(f"| {row} | {seed} | {r['nll']:.2f} ± {r['nll_std_error']:.2f} | "
               f"{-r['elbo']:.2f} | {r['active_units']} of {r['latent_units']} | "
-              f"{r['train_seconds']:.0f}{untimed(r)} | {PUBLISHED[row]} |")
+              f"{r['train_seconds']:.0f}{timing_notes(r)} | {PUBLISHED[row]} |")
     rows = list(dict.fromkeys(r["settings"]["row"] for r in results))
     if len(results) > len(rows):
         print("\n| row | NLL spread across seeds (nats) |\n| --- | --- |")
