@@ -17,12 +17,13 @@ see PUBLISHED), and with several seeds each row's spread.
 
 Each run keeps its model and result in `--output/<network>_<row>_seed<seed>/` (by default
 `benchmarks/results/mnist_likelihood/`, where git keeps each run's `likelihood.json`: the
-README's tables, with the machine, threads, date and commit of each run). A call reuses the
-runs an earlier call finished with the same settings (pass --overwrite to retrain them after a
-change to the code), and an interrupted run resumes from its backup. So the table's one
-command can be split (two processes with --threads 1 and disjoint --rows or --seeds share a
-2-core machine) or stopped and started again, and run once more at the end to print the
-whole table from the stored results.
+README's tables, with the machine, threads, date and commit of each run, and the machine of
+each stretch of its training epochs, since a run resumed later may train elsewhere: the table
+marks seconds that mix machines). A call reuses the runs an earlier call finished with the same
+settings (pass --overwrite to retrain them after a change to the code), and an interrupted run
+resumes from its backup. So the table's one command can be split (two processes with --threads
+1 and disjoint --rows or --seeds share a 2-core machine) or stopped and started again, and run
+once more at the end to print the whole table from the stored results.
 """
 
 import argparse
