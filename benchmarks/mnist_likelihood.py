@@ -44,7 +44,7 @@ from keras_vae import outputs  # noqa: E402
 from keras_vae import training  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests.machine import cpu_model  # noqa: E402
+from tests.machine import cpu_and_cores  # noqa: E402
 
 #: Each run's result, in its folder ``<--output>/<network>_<row>_seed<seed>/``.
 RESULT_FILE = "likelihood.json"
@@ -154,7 +154,7 @@ class TrainClock(keras.callbacks.Callback):
         if self.start is None:  # the first epoch of this call: the earlier ones are kept
             clock = read_json(self.path) if os.path.isfile(self.path) else {}
             self.seconds = clock.get("seconds", [])[:epoch]
-            self.machines = clock.get("machines", [None] * len(self.seconds))[:epoch]
+            self.machines = epoch_machines(clock)[:epoch]
             self.untimed = clock.get("untimed", 0) + epoch - len(self.seconds)
             missed = epoch - len(self.seconds)
             self.seconds += [self.seconds[-1] if self.seconds else 0.0] * missed
@@ -173,6 +173,12 @@ class TrainClock(keras.callbacks.Callback):
         self.start = None
 
 
+def epoch_machines(clock):
+    """A clock file's machine per epoch; ``None`` for each epoch of a file written before the
+    clock named machines."""
+    return clock.get("machines", [None] * len(clock.get("seconds", [])))
+
+
 def stretches(machines):
     """The clock's per-epoch machines as runs of epochs: ``[{"epochs": [first, last],
     "machine": name}]``, epochs counted from 1."""
@@ -185,13 +191,9 @@ def stretches(machines):
     return runs
 
 
-def this_cpu():
-    return f"{cpu_model()}, {os.cpu_count()} cores"
-
-
 def this_machine(threads):
     """The CPU, its cores and the threads TensorFlow was given (``None``: its own choice)."""
-    return f"{this_cpu()}, threads {threads or 'default'}"
+    return f"{cpu_and_cores()}, threads {threads or 'default'}"
 
 
 def git_commit():
@@ -242,8 +244,8 @@ def run(args, test, network, row, seed, epochs):
               "active_units": active, "latent_units": latent,
               "train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
               # Where the seconds were measured (per stretch of epochs) and the NLL estimated.
-              "train_machines": stretches(timed.get("machines", [None] * len(timed["seconds"]))),
-              "cpu": this_cpu(), "threads": args.threads,
+              "train_machines": stretches(epoch_machines(timed)),
+              "cpu": cpu_and_cores(), "threads": args.threads,
               "date": datetime.date.today().isoformat(), "commit": git_commit()}
     outputs.write_json(result_path, result)
     print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "

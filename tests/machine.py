@@ -66,7 +66,12 @@ def cpu_model():
     return f"{name.group(1).strip() if name else 'unknown CPU'} ({isa(cpu_flags())})"
 
 
+def cpu_and_cores():
+    """``"<cpu_model()>, <N> cores"``."""
+    return f"{cpu_model()}, {os.cpu_count()} cores"
+
+
 def describe():
     """One line: the CPU, its cores and each kernel variable's value (or ``unset``)."""
     settings = ", ".join(f"{name}={os.environ.get(name, 'unset')}" for name in KERNEL_VARIABLES)
-    return f"CPU: {cpu_model()}, {os.cpu_count()} cores; {settings}"
+    return f"CPU: {cpu_and_cores()}; {settings}"
