@@ -1,5 +1,6 @@
 """benchmarks/mnist_likelihood.py: every row builds, on every network, the model it names."""
 
+import glob
 import json
 import os
 import sys
@@ -127,3 +128,17 @@ def test_the_clock_names_the_machine_of_each_stretch_of_epochs(tmp_path):
     one = {"train_machines": mnist_likelihood.stretches(["A", "A"])}
     assert mnist_likelihood.timing_notes(one) == ""
     assert mnist_likelihood.timing_notes({}) == ""  # a result stored before machines were kept
+
+
+def test_the_readme_cites_every_stored_result():
+    """The README's likelihood tables are the store's results: a run retrained (with
+    --overwrite) or added without its figures in the README fails here."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    results = sorted(glob.glob(os.path.join(mnist_likelihood.RESULTS, "*",
+                                            mnist_likelihood.RESULT_FILE)))
+    assert results, mnist_likelihood.RESULTS  # (a run still training has none yet)
+    for run in results:
+        result = json.load(open(run))
+        for figure in (result["nll"], -result["elbo"]):
+            assert f"{figure:.2f}" in readme, (run, figure)
+        assert f"{result['train_seconds']:,.0f}" in readme, (run, result["train_seconds"])
