@@ -134,11 +134,12 @@ def test_the_readme_cites_every_stored_result():
     """The README's likelihood tables are the store's results: a run retrained (with
     --overwrite) or added without its figures in the README fails here."""
     readme = open(os.path.join(ROOT, "README.md")).read()
+    # A run still training has no result file yet, so it is not asked for.
     results = sorted(glob.glob(os.path.join(mnist_likelihood.RESULTS, "*",
                                             mnist_likelihood.RESULT_FILE)))
-    assert results, mnist_likelihood.RESULTS  # (a run still training has none yet)
+    assert results, mnist_likelihood.RESULTS
     for run in results:
-        result = json.load(open(run))
+        result = mnist_likelihood.read_json(run)
         for figure in (result["nll"], -result["elbo"]):
             assert f"{figure:.2f}" in readme, (run, figure)
         assert f"{result['train_seconds']:,.0f}" in readme, (run, result["train_seconds"])
