@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import keras_vae as kv
 from keras_vae.evaluation import disentanglement as dis
+from keras_vae.evaluation import likelihood
 
 RNG = np.random.default_rng(0)
 X = (RNG.random((64, 4, 4, 1)) > 0.5).astype("float32")
@@ -65,6 +66,57 @@ def test_iwae_of_a_conditional_model_conditions_every_term():
     assert result["elbo"] == pytest.approx(scores["elbo"], rel=0.02)
     with pytest.raises(ValueError, match="needs \\(images, labels\\)"):
         kv.evaluation.iwae_nll(model, X)
+
+
+def test_an_interrupted_estimate_resumes_from_its_progress_file(tmp_path, monkeypatch):
+    keras.utils.set_random_seed(0)
+    model = _trained(kv.VAE(input_shape=(4, 4, 1), latent_dim=2, hidden_units=(16,), seed=0),
+                     X, steps=5)
+    whole = kv.evaluation.iwae_nll(model, X, num_samples=50, seed=3, batch_size=16)
+    path = tmp_path / "progress.npz"
+    real = likelihood.log_weights
+    computed = []
+
+    def killed_in_the_third_batch(*args, **kwargs):
+        if len(computed) == 2:
+            raise KeyboardInterrupt
+        computed.append(len(args[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(likelihood, "log_weights", killed_in_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        kv.evaluation.iwae_nll(model, X, num_samples=50, seed=3, batch_size=16,
+                               progress_file=path)
+    computed = []
+    monkeypatch.setattr(likelihood, "log_weights",
+                        lambda *a, **k: computed.append(len(a[1])) or real(*a, **k))
+    resumed = kv.evaluation.iwae_nll(model, X, num_samples=50, seed=3, batch_size=16,
+                                     progress_file=path)
+    assert computed == [16, 16]  # only the two batches the killed call had not finished
+    assert resumed == pytest.approx(whole, rel=1e-6)
+    # A complete file gives the figures again without computing anything.
+    assert kv.evaluation.iwae_nll(model, X, num_samples=50, seed=3, batch_size=16,
+                                  progress_file=path) == pytest.approx(whole, rel=1e-6)
+    assert computed == [16, 16]
+
+
+def test_a_progress_file_of_another_estimate_is_refused_and_kept(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = kv.VAE(input_shape=(4, 4, 1), latent_dim=2, hidden_units=(16,), seed=0)
+    path = tmp_path / "progress.npz"
+    kv.evaluation.iwae_nll(model, X, num_samples=20, batch_size=16, progress_file=path)
+    written = path.read_bytes()
+    with pytest.raises(ValueError, match="num_samples = 20, not 30"):
+        kv.evaluation.iwae_nll(model, X, num_samples=30, batch_size=16, progress_file=path)
+    with pytest.raises(ValueError, match="Batch 0 of the data differs"):
+        kv.evaluation.iwae_nll(model, 1 - X, num_samples=20, batch_size=16, progress_file=path)
+    with pytest.raises(ValueError, match="holds 4 batches but the data gave 2"):
+        kv.evaluation.iwae_nll(model, X[:32], num_samples=20, batch_size=16,
+                               progress_file=path)
+    model.decoder.weights[0].assign(model.decoder.weights[0] + 1.0)
+    with pytest.raises(ValueError, match="model's weights"):
+        kv.evaluation.iwae_nll(model, X, num_samples=20, batch_size=16, progress_file=path)
+    assert path.read_bytes() == written
 
 
 def test_iwae_refuses_models_without_a_gaussian_latent():

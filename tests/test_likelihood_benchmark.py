@@ -56,6 +56,8 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
 
     first = main(1)
     assert first["settings"]["epochs"] == 1 and first["num_examples"] == 16
+    # The scoring kept its batches, so a killed one would pick up where it stopped.
+    assert os.listdir(run) and (run / "iwae_nll_k2_first16.npz").is_file()
     assert first["latent_units"] == 20 and first["train_seconds"] > 0
     assert first["cpu"] and first["date"]
     trained = os.path.getmtime(run / "model.keras")
@@ -71,7 +73,9 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     with pytest.raises(SystemExit, match="trained for 1 epochs, not 2"):
         main(2)
     assert main(1) == first  # the refusal left the run as it was
-    resumed = main(2, "--resume")
+    assert (run / "iwae_nll_k3_first16.npz").is_file()
+    resumed = main(2, "--resume")  # the scorings of the 1-epoch model are not reused
+    assert sorted(p.name for p in run.glob("iwae_nll_*")) == ["iwae_nll_k2_first16.npz"]
     assert resumed["settings"]["epochs"] == 2
     assert resumed["train_seconds"] > first["train_seconds"]  # the first epoch's included
     here = mnist_likelihood.this_machine(None)
