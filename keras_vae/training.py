@@ -51,7 +51,14 @@ def datasets(dataset, labels, batch_size, binarize, seed, steps_per_epoch=None,
     data drops its last partial batch (a replica left without examples would hit a
     TensorFlow bug in fused convolutions on empty batches), and with several workers both
     datasets are sharded by data (each worker takes its replicas' share of every batch).
+
+    TensorFlow pairs a seeded op's seed with the global seed, which is whatever the process
+    set last (an earlier run's seed, say): this clears it, so the data's order and
+    binarization follow ``seed`` alone, the same in a fresh process as after other runs in
+    it (a second run in one process once drew another stream). A run then sets the global
+    seed to ``seed`` for its initial weights.
     """
+    tf.random.set_seed(None)
     if dataset == "shapes":
         steps_per_epoch = steps_per_epoch or SHAPES_STEPS_PER_EPOCH
         validation_steps = validation_steps or SHAPES_VALIDATION_STEPS

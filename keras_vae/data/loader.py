@@ -92,7 +92,11 @@ def load(
             validating on part of a split); ``False`` (default otherwise): file order.
         shuffle_buffer: Buffer size for streamed sources (in-memory arrays are always fully
             shuffled).
-        seed: Seed for shuffling and binarization; the same seed gives the same stream.
+        seed: Seed for shuffling and binarization; the same seed gives the same stream
+            under the same global seed (TensorFlow pairs an op's seed with the global one
+            of ``tf.random.set_seed``; ``kv.training.train`` and ``kv.tuning.search``
+            build their data with the global seed cleared, so a run's data follow its
+            ``seed`` alone).
         cache: ``None`` caches decoded TFDS datasets up to CIFAR-10 size in memory, ``True``
             caches any source in memory, a string caches to that file, ``False`` never.
         prefetch: Prefetch batches (``tf.data.AUTOTUNE``).
