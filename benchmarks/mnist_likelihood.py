@@ -15,16 +15,18 @@ error, the test -ELBO, active units (posterior-mean variance > 0.01, Burda et al
 in `fit`, the published figure of the row's method (their networks and budgets, which differ:
 see PUBLISHED), and with several seeds each row's spread.
 
-Each run keeps its model and result in `--output/<network>_<row>_seed<seed>/` (by default
-`benchmarks/results/mnist_likelihood/`, where git keeps each run's `likelihood.json`: the
-README's tables, with the machine, threads, date and commit of each run, and the machine of
-each stretch of its training epochs, since a run resumed later may train elsewhere: the table
-marks seconds that mix machines). A call reuses the runs an earlier call finished with the same
-settings (pass --overwrite to retrain them after a change to the code), and an interrupted run
-resumes from its backup, an interrupted scoring from its last finished batch (the run's
-`iwae_nll_k<K>.npz`; K = 5,000 takes about an hour a run for the conv network on 2 cores).
-So the table's one command can be split (two processes with --threads 1 and disjoint --rows
-or --seeds share a 2-core machine) or stopped and started again, and run once more at the end
+Each run keeps its model and results in `--output/<network>_<row>_seed<seed>/` (by default
+`benchmarks/results/mnist_likelihood/`, where git keeps each run's results,
+`likelihood_k<K>.json`, one per --nll-samples K: the README's tables, with the machine,
+threads, date and commit of each run, and the machine of each stretch of its training epochs,
+since a run resumed later may train elsewhere: the table marks seconds that mix machines). A
+call reuses the runs an earlier call finished with the same settings (pass --overwrite to
+retrain them after a change to the code), and an interrupted run resumes from its backup, an
+interrupted scoring from its last finished batch of images (the run's `iwae_nll_k<K>.npz`;
+K = 5,000 takes about an hour a run for the conv network on 2 cores); a call with another
+--nll-samples scores the trained runs again and keeps the results of the other K. So the
+table's one command can be split (two processes with --threads 1 and disjoint --rows or
+--seeds share a 2-core machine) or stopped and started again, and run once more at the end
 to print the whole table from the stored results.
 """
 
@@ -49,10 +51,8 @@ from keras_vae import training  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.machine import cpu_and_cores  # noqa: E402
 
-#: Each run's result, in its folder ``<--output>/<network>_<row>_seed<seed>/``.
-RESULT_FILE = "likelihood.json"
-#: Where the runs go by default. Git keeps each run's ``likelihood.json`` (nothing else): the
-#: README's tables are these results, and the next call reuses them.
+#: Where the runs go by default. Git keeps each run's results, ``likelihood_k<K>.json``
+#: (nothing else): the README's tables are these results, and the next call reuses them.
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "mnist_likelihood")
 #: Seconds in ``fit`` so far, kept by :class:`TrainClock` in the run's folder.
 CLOCK_FILE = "train_seconds.json"
@@ -206,10 +206,14 @@ def git_commit():
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def progress_name(nll_samples, max_examples):
-    """The file in a run's folder where a scoring keeps its finished batches, so that a
-    killed one picks up where it stopped (``kv.evaluation.iwae_nll``'s ``progress_file``)."""
-    return f"iwae_nll_k{nll_samples}" + (f"_first{max_examples}" if max_examples else "") + ".npz"
+def scoring_files(nll_samples="*", max_examples=None):
+    """``(result, progress)``: the names of a scoring's files in its run's folder (by default
+    glob patterns that match every scoring's). A run keeps one result per K (and
+    --max-examples), so scoring it with another K adds a result; the progress file keeps a
+    scoring's finished batches, so a killed one picks up where it stopped
+    (``kv.evaluation.iwae_nll``'s ``progress_file``)."""
+    scoring = f"k{nll_samples}" + (f"_first{max_examples}" if max_examples else "")
+    return f"likelihood_{scoring}.json", f"iwae_nll_{scoring}.npz"
 
 
 def read_json(path):
@@ -220,11 +224,12 @@ def read_json(path):
 def run(args, test, network, row, seed, epochs):
     """Trains and scores one run, reusing what an earlier call finished: its result when the
     settings are the same, its trained model when only the scoring differs (or the earlier
-    call stopped while scoring). Returns the result (a dict, as in ``likelihood.json``)."""
+    call stopped while scoring). Returns the result (a dict, as in ``likelihood_k<K>.json``)."""
     output = os.path.join(args.output, f"{network}_{row}_seed{seed}")
     settings = {"network": network, "row": row, "seed": seed, "epochs": epochs,
                 "nll_samples": args.nll_samples, "max_examples": args.max_examples}
-    result_path = os.path.join(output, RESULT_FILE)
+    result_path, progress = (os.path.join(output, name) for name in
+                             scoring_files(args.nll_samples, args.max_examples))
     recorded = read_json(result_path) if os.path.isfile(result_path) else None
     if recorded is not None and recorded["settings"] == settings and not args.overwrite:
         print(f"{output}: reusing its result (same settings)", flush=True)
@@ -237,15 +242,15 @@ def run(args, test, network, row, seed, epochs):
             f"{output} holds a run trained for {trained} epochs, not {epochs}: pass --resume "
             "to train it on to more epochs, --overwrite to retrain it, or another --output")
     clock = os.path.join(output, CLOCK_FILE)
-    progress = os.path.join(output, progress_name(args.nll_samples, args.max_examples))
     if trained != epochs or args.overwrite:
-        for stale in glob.glob(os.path.join(output, progress_name("*", "*"))):
-            os.remove(stale)  # the scoring of the model this training replaces
         kind, kwargs = row_arguments(network, row)
         training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
                        binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
                        overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
                        callbacks=[TrainClock(clock, this_machine(args.threads))])
+        for pattern in scoring_files():  # the scorings of the model this one replaced
+            for stale in glob.glob(os.path.join(output, pattern)):
+                os.remove(stale)
     model = training.load_trained(output)
     active, latent = active_units(model, test)
     timed = read_json(clock)

@@ -57,7 +57,8 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     first = main(1)
     assert first["settings"]["epochs"] == 1 and first["num_examples"] == 16
     # The scoring kept its batches, so a killed one would pick up where it stopped.
-    assert os.listdir(run) and (run / "iwae_nll_k2_first16.npz").is_file()
+    assert (run / "iwae_nll_k2_first16.npz").is_file()
+    assert mnist_likelihood.read_json(run / "likelihood_k2_first16.json") == first
     assert first["latent_units"] == 20 and first["train_seconds"] > 0
     assert first["cpu"] and first["date"]
     trained = os.path.getmtime(run / "model.keras")
@@ -68,14 +69,15 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert rescored["settings"]["nll_samples"] == 3 and rescored["nll"] != first["nll"]
     assert os.path.getmtime(run / "model.keras") == trained
     assert rescored["train_seconds"] == first["train_seconds"]
-    first = main(1)  # and back: rescored, the model kept
-    assert os.path.getmtime(run / "model.keras") == trained
+    assert main(1) == first  # and back: each K's result is kept
+    assert "reusing its result" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="trained for 1 epochs, not 2"):
         main(2)
     assert main(1) == first  # the refusal left the run as it was
     assert (run / "iwae_nll_k3_first16.npz").is_file()
     resumed = main(2, "--resume")  # the scorings of the 1-epoch model are not reused
-    assert sorted(p.name for p in run.glob("iwae_nll_*")) == ["iwae_nll_k2_first16.npz"]
+    assert sorted(p.name for p in run.glob("*_k*")) == ["iwae_nll_k2_first16.npz",
+                                                        "likelihood_k2_first16.json"]
     assert resumed["settings"]["epochs"] == 2
     assert resumed["train_seconds"] > first["train_seconds"]  # the first epoch's included
     here = mnist_likelihood.this_machine(None)
@@ -140,7 +142,7 @@ def test_the_readme_cites_every_stored_result():
     readme = open(os.path.join(ROOT, "README.md")).read()
     # A run still training has no result file yet, so it is not asked for.
     results = sorted(glob.glob(os.path.join(mnist_likelihood.RESULTS, "*",
-                                            mnist_likelihood.RESULT_FILE)))
+                                            mnist_likelihood.scoring_files()[0])))
     assert results, mnist_likelihood.RESULTS
     for run in results:
         result = mnist_likelihood.read_json(run)
