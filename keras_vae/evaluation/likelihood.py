@@ -111,7 +111,7 @@ def iwae_nll(model, data, num_samples=1000, seed=0, max_examples=None, batch_siz
             w = log_weights(model, x, y, num_samples=num_samples, seed=seed + index)
             done = ((tf.reduce_logsumexp(w, axis=1) - math.log(num_samples)).numpy(),
                     tf.reduce_mean(w, axis=1).numpy())
-            saved.add(index, x, y, *done)
+            saved.add(x, y, *done)
         bounds.append(done[0])
         elbos.append(done[1])
         seen += len(x)
@@ -166,12 +166,11 @@ class _SavedBatches:
         if _batch_digest(x, y) != self.digests[index]:
             raise ValueError(
                 f"Batch {index} of the data differs from the one the progress file "
-                f"{self.path} saved (other data, order, batch size or max_examples); delete the "
-                f"file, or "
-                "pass another progress_file.")
+                f"{self.path} saved (other data, order, batch size or max_examples); delete "
+                "the file, or pass another progress_file.")
         return self.bounds[index], self.elbos[index]
 
-    def add(self, index, x, y, bounds, elbos):
+    def add(self, x, y, bounds, elbos):
         if self.path is None:
             return
         self.digests.append(_batch_digest(x, y))
