@@ -154,10 +154,10 @@ class _SavedBatches:
                     raise ValueError(
                         f"The progress file {self.path} was written for another estimate "
                         f"({what} differ); delete it, or pass another progress_file.")
-            self.digests = [str(d) for d in saved["digests"]]
-            sizes = np.cumsum(saved["sizes"])[:-1]
-            self.bounds = np.split(saved["bounds"], sizes) if len(self.digests) else []
-            self.elbos = np.split(saved["elbos"], sizes) if len(self.digests) else []
+            self.digests = [str(d) for d in saved["digests"]]  # a file holds >= 1 batch
+            ends = np.cumsum(saved["sizes"])[:-1]
+            self.bounds = np.split(saved["bounds"], ends)
+            self.elbos = np.split(saved["elbos"], ends)
 
     def get(self, index, x, y):
         """The saved ``(bounds, elbos)`` of batch ``index`` (``None`` if not saved yet)."""
