@@ -225,9 +225,9 @@ def run(args, test, network, row, seed, epochs):
     """Trains and scores one run, reusing what an earlier call finished: its result when the
     settings are the same, its trained model when only the scoring differs (or the earlier
     call stopped while scoring). Returns the result (a dict, as in ``likelihood_k<K>.json``)."""
-    output = os.path.join(args.output, f"{network}_{row}_seed{seed}")
     settings = {"network": network, "row": row, "seed": seed, "epochs": epochs,
                 "nll_samples": args.nll_samples, "max_examples": args.max_examples}
+    output = os.path.join(args.output, run_name(settings))
     result_path, progress = (os.path.join(output, name) for name in
                              scoring_files(args.nll_samples, args.max_examples))
     recorded = read_json(result_path) if os.path.isfile(result_path) else None
@@ -283,16 +283,36 @@ def timing_notes(result):
     return f" ({'; '.join(notes)})" if notes else ""
 
 
-def print_table(network, epochs, results, nll_samples):
+def other_scorings(output, result):
+    """The NLL of the same trained run (and the same images) at every other K kept in its
+    folder ``output``, as ``"K = 1000: 94.82"``, so a table at one K shows the others."""
+    settings = result["settings"]
+    others = []
+    for path in glob.glob(os.path.join(output, run_name(settings), scoring_files()[0])):
+        other = read_json(path)
+        k = other["settings"]["nll_samples"]
+        if k != settings["nll_samples"] and ({**other["settings"], "nll_samples": k}
+                                             == {**settings, "nll_samples": k}):
+            others.append((k, other["nll"]))
+    return "; ".join(f"K = {k}: {nll:.2f}" for k, nll in sorted(others))
+
+
+def run_name(settings):
+    return f"{settings['network']}_{settings['row']}_seed{settings['seed']}"
+
+
+def print_table(network, epochs, results, nll_samples, output):
     described = ", ".join(f"{k} {v}" for k, v in NETWORKS[network].items())
     print(f"\nMNIST, dynamically binarized; {network} network ({described}); {epochs} epochs "
           f"of Adam 1e-3, batch 128; test NLL by IWAE with K = {nll_samples} "
           f"({results[0]['num_examples']} images)")
-    print("| row | seed | test NLL (nats) | test −ELBO | active units | train s | published |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| row | seed | test NLL (nats) | at other K | test −ELBO | active units | train s | "
+          "published |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         row, seed = r["settings"]["row"], r["settings"]["seed"]
         print(f"| {row} | {seed} | {r['nll']:.2f} ± {r['nll_std_error']:.2f} | "
+              f"{other_scorings(output, r) or '—'} | "
               f"{-r['elbo']:.2f} | {r['active_units']} of {r['latent_units']} | "
               f"{r['train_seconds']:.0f}{timing_notes(r)} | {PUBLISHED[row]} |")
     rows = list(dict.fromkeys(r["settings"]["row"] for r in results))
@@ -340,7 +360,7 @@ def main(argv=None):
         tables[network] = (epochs, [run(args, test, network, row, seed, epochs)
                                     for seed in args.seeds for row in args.rows])
     for network, (epochs, results) in tables.items():
-        print_table(network, epochs, results, args.nll_samples)
+        print_table(network, epochs, results, args.nll_samples, args.output)
     return tables
 
 

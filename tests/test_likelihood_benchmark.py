@@ -65,8 +65,19 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert main(1) == first  # read back, not retrained
     assert os.path.getmtime(run / "model.keras") == trained
     assert "reusing its result" in capsys.readouterr().out
+    # A scoring of other images (all of them, not --max-examples 16) at another K.
+    mnist_likelihood.outputs.write_json(run / "likelihood_k9.json", {
+        **first, "settings": {**first["settings"], "nll_samples": 9, "max_examples": None}})
+    capsys.readouterr()
     rescored = main(1, samples=3)  # scored anew on the same trained model
     assert rescored["settings"]["nll_samples"] == 3 and rescored["nll"] != first["nll"]
+    # Its table shows the same run's other K, on the same images, beside.
+    printed = capsys.readouterr().out.splitlines()
+    assert [line for line in printed if line.startswith("| vae | 0 |")] == [
+        f"| vae | 0 | {rescored['nll']:.2f} ± {rescored['nll_std_error']:.2f} | "
+        f"K = 2: {first['nll']:.2f} | {-rescored['elbo']:.2f} | 20 of 20 | "
+        f"{rescored['train_seconds']:.0f} | {mnist_likelihood.PUBLISHED['vae']} |"]
+    os.remove(run / "likelihood_k9.json")
     assert os.path.getmtime(run / "model.keras") == trained
     assert rescored["train_seconds"] == first["train_seconds"]
     assert main(1) == first  # and back: each K's result is kept
