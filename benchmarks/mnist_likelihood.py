@@ -234,40 +234,41 @@ def run(args, test, network, row, seed, epochs):
     if recorded is not None and recorded["settings"] == settings and not args.overwrite:
         print(f"{output}: reusing its result (same settings)", flush=True)
         return recorded
-    metrics = os.path.join(output, outputs.METRICS_FILE)  # written when training finishes
-    trained = read_json(metrics)["epochs"] if os.path.isfile(metrics) else None
-    resume = trained is not None and trained < epochs and args.resume
-    if trained is not None and trained != epochs and not (resume or args.overwrite):
-        raise SystemExit(
-            f"{output} holds a run trained for {trained} epochs, not {epochs}: pass --resume "
-            "to train it on to more epochs, --overwrite to retrain it, or another --output")
-    clock = os.path.join(output, CLOCK_FILE)
-    if trained != epochs or args.overwrite:
-        kind, kwargs = row_arguments(network, row)
-        training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
-                       binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
-                       overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
-                       callbacks=[TrainClock(clock, this_machine(args.threads))])
-        for pattern in scoring_files():  # the scorings of the model this one replaced
-            for stale in glob.glob(os.path.join(output, pattern)):
-                os.remove(stale)
-    model = training.load_trained(output)
-    active, latent = active_units(model, test)
-    timed = read_json(clock)
-    nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
-                                 max_examples=args.max_examples, progress_file=progress)
-    result = {"settings": settings, "nll": nll["nll"], "nll_std_error": nll["nll_std_error"],
-              "elbo": nll["elbo"], "num_examples": nll["num_examples"],
-              "active_units": active, "latent_units": latent,
-              "train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
-              # Where the seconds were measured (per stretch of epochs) and the NLL estimated.
-              "train_machines": stretches(epoch_machines(timed)),
-              "cpu": cpu_and_cores(), "threads": args.threads,
-              "date": datetime.date.today().isoformat(), "commit": git_commit()}
-    outputs.write_json(result_path, result)
-    print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
-          f"{result['train_seconds']:.0f} s", flush=True)
-    return result
+    with outputs.claimed(output):  # another process training or scoring it: refused
+        metrics = os.path.join(output, outputs.METRICS_FILE)  # written when training finishes
+        trained = read_json(metrics)["epochs"] if os.path.isfile(metrics) else None
+        resume = trained is not None and trained < epochs and args.resume
+        if trained is not None and trained != epochs and not (resume or args.overwrite):
+            raise SystemExit(
+                f"{output} holds a run trained for {trained} epochs, not {epochs}: pass --resume "
+                "to train it on to more epochs, --overwrite to retrain it, or another --output")
+        clock = os.path.join(output, CLOCK_FILE)
+        if trained != epochs or args.overwrite:
+            kind, kwargs = row_arguments(network, row)
+            training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
+                           binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
+                           overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
+                           callbacks=[TrainClock(clock, this_machine(args.threads))])
+            for pattern in scoring_files():  # the scorings of the model this one replaced
+                for stale in glob.glob(os.path.join(output, pattern)):
+                    os.remove(stale)
+        model = training.load_trained(output)
+        active, latent = active_units(model, test)
+        timed = read_json(clock)
+        nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
+                                     max_examples=args.max_examples, progress_file=progress)
+        result = {"settings": settings, "nll": nll["nll"], "nll_std_error": nll["nll_std_error"],
+                  "elbo": nll["elbo"], "num_examples": nll["num_examples"],
+                  "active_units": active, "latent_units": latent,
+                  "train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
+                  # Where the seconds were measured (per stretch of epochs) and the NLL estimated.
+                  "train_machines": stretches(epoch_machines(timed)),
+                  "cpu": cpu_and_cores(), "threads": args.threads,
+                  "date": datetime.date.today().isoformat(), "commit": git_commit()}
+        outputs.write_json(result_path, result)
+        print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
+              f"{result['train_seconds']:.0f} s", flush=True)
+        return result
 
 
 def timing_notes(result):

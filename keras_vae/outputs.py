@@ -5,12 +5,20 @@ folder that holds an earlier run's results keeps them until it succeeds.
 
 import contextlib
 import csv
+import functools
+import inspect
 import json
 import math
 import os
 import shutil
+import threading
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: folders are not claimed (see `claimed`)
+    fcntl = None
 
 #: The folder inside an output folder where :func:`replacing_folder` keeps the earlier run's
 #: files while a new one runs over them.
@@ -129,3 +137,65 @@ def _remove(path):
         shutil.rmtree(path)
     else:
         os.remove(path)
+
+
+class FolderInUse(OSError):
+    """Raised when a run's folder is claimed by another process."""
+
+
+#: The folders this process has claimed: real path -> [descriptor, depth].
+_claims = {}
+_claims_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def claimed(folder):
+    """Claims ``folder`` (created if missing) for this process while the block runs: another
+    process entering ``claimed`` on it meanwhile gets :class:`FolderInUse` at once, so two
+    runs cannot write into one folder. The claim is an advisory lock on the folder itself
+    (``flock``, no file is written); the system drops it when the process ends, killed
+    included, so a dead run never leaves the folder claimed. Nested claims of one folder in
+    one process are allowed; a folder the claim created is removed if it is still empty at
+    the end. Where ``fcntl`` is missing (Windows) nothing is claimed."""
+    created = not os.path.isdir(folder)
+    os.makedirs(folder, exist_ok=True)
+    key = os.path.realpath(folder)
+    with _claims_lock:
+        held = _claims.get(key)
+        if held is None and fcntl is not None:
+            descriptor = os.open(key, os.O_RDONLY)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                raise FolderInUse(
+                    f"{folder} is in use by another process (a run or scoring writing into "
+                    "it): wait for it to end, or choose another output folder") from None
+            held = _claims[key] = [descriptor, 0]
+        if held is not None:
+            held[1] += 1
+    try:
+        yield folder
+    finally:
+        with _claims_lock:
+            if created and not os.listdir(folder):  # only the outermost claim created it
+                os.rmdir(folder)  # a run refused before writing leaves no folder behind
+            if held is not None:
+                held[1] -= 1
+                if held[1] == 0:
+                    del _claims[key]
+                    os.close(held[0])  # closing the descriptor releases the lock
+
+
+def claims_folder(parameter):
+    """Decorator: each call of the function runs with the folder passed as its argument
+    ``parameter`` :func:`claimed`."""
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with claimed(signature.bind(*args, **kwargs).arguments[parameter]):
+                return function(*args, **kwargs)
+        return wrapper
+    return decorate

@@ -218,23 +218,25 @@ def train(
                             replicas=strategy.num_replicas_in_sync)
     backup_dir = os.path.join(output, "backup" if chief else
                               f"backup-{distribute.worker_name(strategy)}")
-    replacing = _claim_output(output, backup_dir if backup else None, settings, resume,
-                              overwrite, chief)
-    previous_policy = keras.mixed_precision.dtype_policy()
-    if mixed_precision:
-        keras.mixed_precision.set_dtype_policy(mixed_precision)
-    try:
-        with replacing:
-            result = _train(
-                model, dataset, run_output, output, epochs, steps_per_epoch,
-                validation_steps, batch_size, learning_rate, binarize, seed, resume, verbose,
-                model_kwargs, export, prior_epochs, class_prior, kmeans_init, prior_architecture,
-                sampler, strategy, chief,
-                backup_dir if backup else None, settings, callbacks or [], image_logs, log)
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous_policy)
-        if not chief:
-            shutil.rmtree(run_output, ignore_errors=True)
+    # The chief holds the folder for the whole run (workers write only their own backups).
+    with outputs.claimed(output) if chief else contextlib.nullcontext():
+        replacing = _claim_output(output, backup_dir if backup else None, settings, resume,
+                                  overwrite, chief)
+        previous_policy = keras.mixed_precision.dtype_policy()
+        if mixed_precision:
+            keras.mixed_precision.set_dtype_policy(mixed_precision)
+        try:
+            with replacing:
+                result = _train(
+                    model, dataset, run_output, output, epochs, steps_per_epoch,
+                    validation_steps, batch_size, learning_rate, binarize, seed, resume,
+                    verbose, model_kwargs, export, prior_epochs, class_prior, kmeans_init,
+                    prior_architecture, sampler, strategy, chief,
+                    backup_dir if backup else None, settings, callbacks or [], image_logs, log)
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous_policy)
+            if not chief:
+                shutil.rmtree(run_output, ignore_errors=True)
     if not chief:
         result["paths"] = {}
     return result

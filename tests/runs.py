@@ -1,8 +1,11 @@
 """Shared pieces of the training runs that tests start in subprocesses (importable there,
 with the repository root on ``sys.path``)."""
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -49,3 +52,44 @@ def write_binary_npz(path, num_train, num_test=16):
     np.savez(path, x_train=images[:num_train], y_train=np.zeros(num_train, "uint8"),
              x_test=images[num_train:], y_test=np.zeros(num_test, "uint8"))
     return path
+
+
+#: A process that claims a folder (``keras_vae.outputs.claimed``, loaded without the rest
+#: of the package, so it starts in a blink) until it is killed; "held" once it has it, or
+#: "refused" when another process had it.
+_CLAIMER = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("outputs", sys.argv[1])
+outputs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(outputs)
+try:
+    with outputs.claimed(sys.argv[2]):
+        print("held", flush=True)
+        time.sleep(600)
+except outputs.FolderInUse:
+    print("refused", flush=True)
+"""
+
+
+def claim_elsewhere(folder):
+    """Starts a process that claims ``folder``; returns it with the word it printed first
+    (``"held"`` or ``"refused"``)."""
+    from keras_vae import outputs
+
+    process = subprocess.Popen([sys.executable, "-c", _CLAIMER, outputs.__file__,
+                                os.fspath(folder)], stdout=subprocess.PIPE, text=True)
+    return process, process.stdout.readline().strip()
+
+
+@contextlib.contextmanager
+def held_elsewhere(folder):
+    """While the block runs another process holds ``folder``; it is killed (SIGKILL: no
+    cleanup) when the block ends."""
+    process, word = claim_elsewhere(folder)
+    try:
+        assert word == "held", word
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()

@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
+from keras_vae import outputs
 from keras_vae.models.registry import model_class
+from tests.runs import held_elsewhere
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -62,6 +64,11 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert first["latent_units"] == 20 and first["train_seconds"] > 0
     assert first["cpu"] and first["date"]
     trained = os.path.getmtime(run / "model.keras")
+    with held_elsewhere(run):  # another process training or scoring this run
+        assert main(1) == first  # a finished result is read, needing no claim
+        with pytest.raises(outputs.FolderInUse, match="course_vae_seed0 is in use by another"):
+            main(1, samples=5)  # scoring it anew is refused
+    assert not list(run.glob("*_k5_*"))
     assert main(1) == first  # read back, not retrained
     assert os.path.getmtime(run / "model.keras") == trained
     assert "reusing its result" in capsys.readouterr().out

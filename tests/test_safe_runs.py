@@ -19,6 +19,8 @@ from keras_vae import training
 from keras_vae.models import MODEL_KINDS
 from keras_vae.models import constructor_defaults
 from keras_vae.models import model_class
+from tests.runs import claim_elsewhere
+from tests.runs import held_elsewhere
 
 TINY = ["--architecture", "mlp", "--hidden-units", "8", "--latent-dim", "2", "--quiet",
         "--epochs", "1", "--no-export"]
@@ -71,6 +73,43 @@ def test_overwrite_replaces_an_earlier_run_when_it_succeeds(tiny_npz, tmp_path):
     assert second["validation"]["loss"] != first["validation"]["loss"]
     assert not os.path.exists(os.path.join(out, outputs.PREVIOUS))
     assert not [n for n in os.listdir(out) if ".partial" in n]
+
+
+def test_a_folder_another_process_holds_is_refused_and_left_as_it_was(tiny_npz, tmp_path,
+                                                                      capsys):
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--dataset", tiny_npz, "--output", out, *TINY]) == 0
+    before = _files(out)
+    report = os.path.join(out, "evaluation")  # where `evaluate` writes
+    for held, command in [
+            (out, ["train", "--dataset", tiny_npz, "--output", out, "--overwrite", *TINY]),
+            (out, ["train", "--dataset", tiny_npz, "--output", out, "--resume", *TINY[:-3],
+                   "--epochs", "2", "--no-export"]),
+            (report, ["evaluate", out, "--dataset", tiny_npz, "--nll-samples", "0"])]:
+        with held_elsewhere(held):
+            code, line = _cli_error(capsys, *command)
+        assert code == 2 and line.endswith(f"{held} is in use by another process (a run or "
+                                           "scoring writing into it): wait for it to end, or "
+                                           "choose another output folder"), line
+        assert _files(out) == before
+    # The holder was killed outright: its claim went with it.
+    assert cli.main(["train", "--dataset", tiny_npz, "--output", out, "--overwrite",
+                     *TINY]) == 0
+
+
+def test_claims_nest_in_a_process_and_a_folder_left_empty_is_removed(tmp_path):
+    folder = tmp_path / "new"
+    with outputs.claimed(folder):
+        with outputs.claimed(folder):
+            assert folder.is_dir()
+        process, word = claim_elsewhere(folder)  # the outer claim still holds it
+        process.wait()
+        assert word == "refused"
+    assert not folder.exists()  # created by the claim, and nothing was written
+    folder.mkdir()
+    with outputs.claimed(folder):
+        pass
+    assert folder.is_dir()  # not created by it: kept
 
 
 class _FailAfterEpoch(keras.callbacks.Callback):

@@ -40,6 +40,7 @@ def _test_data(dataset, batch_size, binarize, seed, max_examples):
 SHAPE_CHECK_SAMPLES = 1000
 
 
+@outputs.claims_folder("output")
 def evaluate(model, dataset, output, nll_samples=1000, max_examples=None, batch_size=256,
              binarize="auto", seed=0, classifier=None, feature_model=None,
              disentanglement_examples=10_000, history=None, projection="pca", verbose=True,
