@@ -31,31 +31,25 @@ to print the whole table from the stored results.
 """
 
 import argparse
-import datetime
 import glob
-import json
 import os
-import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae as kv  # noqa: E402
 from keras_vae import outputs  # noqa: E402
 from keras_vae import training  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests.machine import cpu_and_cores  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runstore  # noqa: E402
+from runstore import read_json  # noqa: E402
 
 #: Where the runs go by default. Git keeps each run's results, ``likelihood_k<K>.json``
 #: (nothing else): the README's tables are these results, and the next call reuses them.
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "mnist_likelihood")
-#: Seconds in ``fit`` so far, kept by :class:`TrainClock` in the run's folder.
-CLOCK_FILE = "train_seconds.json"
+RESULTS = os.path.join(runstore.RESULTS, "mnist_likelihood")
 
 NETWORKS = {
     "course": dict(latent_dim=20, architecture="mlp", hidden_units=(400,)),  # 784-400-20
@@ -138,74 +132,6 @@ def active_units(model, test):
     return count, len(variances)
 
 
-class TrainClock(keras.callbacks.Callback):
-    """Seconds in ``fit`` up to the end of each epoch, kept in ``path``: a run that resumes
-    (from its backup or with --resume) adds its seconds to those of the epochs it keeps, not
-    to those of an epoch it trains again (stopped after the clock recorded the epoch and before
-    the backup did). An epoch the backup holds and the clock missed counts 0 seconds, and
-    ``untimed`` says how many there are. ``machines`` names, per epoch, the ``machine`` that
-    trained it (``None`` where an older clock file did not say), since a run resumed in
-    another session may have moved to another CPU."""
-
-    def __init__(self, path, machine):
-        super().__init__()
-        self.path = path
-        self.machine = machine
-        self.start = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.start is None:  # the first epoch of this call: the earlier ones are kept
-            clock = read_json(self.path) if os.path.isfile(self.path) else {}
-            self.seconds = clock.get("seconds", [])[:epoch]
-            self.machines = epoch_machines(clock)[:epoch]
-            self.untimed = clock.get("untimed", 0) + epoch - len(self.seconds)
-            missed = epoch - len(self.seconds)
-            self.seconds += [self.seconds[-1] if self.seconds else 0.0] * missed
-            self.machines += [None] * missed
-            self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        before = self.seconds[-1] if self.seconds else 0.0
-        self.seconds.append(before + time.perf_counter() - self.start)
-        self.machines.append(self.machine)
-        self.start = time.perf_counter()
-        outputs.write_json(self.path, {"seconds": self.seconds, "untimed": self.untimed,
-                                       "machines": self.machines})
-
-    def on_train_end(self, logs=None):
-        self.start = None
-
-
-def epoch_machines(clock):
-    """A clock file's machine per epoch; ``None`` for each epoch of a file written before the
-    clock named machines."""
-    return clock.get("machines", [None] * len(clock.get("seconds", [])))
-
-
-def stretches(machines):
-    """The clock's per-epoch machines as runs of epochs: ``[{"epochs": [first, last],
-    "machine": name}]``, epochs counted from 1."""
-    runs = []
-    for epoch, machine in enumerate(machines, start=1):
-        if runs and runs[-1]["machine"] == machine:
-            runs[-1]["epochs"][1] = epoch
-        else:
-            runs.append({"epochs": [epoch, epoch], "machine": machine})
-    return runs
-
-
-def this_machine(threads):
-    """The CPU, its cores and the threads TensorFlow was given (``None``: its own choice)."""
-    return f"{cpu_and_cores()}, threads {threads or 'default'}"
-
-
-def git_commit():
-    """The commit of the code that ran (``None`` outside a git checkout)."""
-    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                          cwd=os.path.dirname(os.path.abspath(__file__)))
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def scoring_files(nll_samples="*", max_examples=None):
     """``(result, progress)``: the names of a scoring's files in its run's folder (by default
     glob patterns that match every scoring's). A run keeps one result per K (and
@@ -214,11 +140,6 @@ def scoring_files(nll_samples="*", max_examples=None):
     (``kv.evaluation.iwae_nll``'s ``progress_file``)."""
     scoring = f"k{nll_samples}" + (f"_first{max_examples}" if max_examples else "")
     return f"likelihood_{scoring}.json", f"iwae_nll_{scoring}.npz"
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 def run(args, test, network, row, seed, epochs):
@@ -230,58 +151,31 @@ def run(args, test, network, row, seed, epochs):
     output = os.path.join(args.output, run_name(settings))
     result_path, progress = (os.path.join(output, name) for name in
                              scoring_files(args.nll_samples, args.max_examples))
-    recorded = read_json(result_path) if os.path.isfile(result_path) else None
-    if recorded is not None and recorded["settings"] == settings and not args.overwrite:
+    result = runstore.recorded(result_path, settings, args.overwrite)
+    if result is not None:
         print(f"{output}: reusing its result (same settings)", flush=True)
-        return recorded
+        return result
     with outputs.claimed(output):  # another process training or scoring it: refused
-        metrics = os.path.join(output, outputs.METRICS_FILE)  # written when training finishes
-        trained = read_json(metrics)["epochs"] if os.path.isfile(metrics) else None
-        resume = trained is not None and trained < epochs and args.resume
-        if trained is not None and trained != epochs and not (resume or args.overwrite):
-            raise SystemExit(
-                f"{output} holds a run trained for {trained} epochs, not {epochs}: pass --resume "
-                "to train it on to more epochs, --overwrite to retrain it, or another --output")
-        clock = os.path.join(output, CLOCK_FILE)
-        if trained != epochs or args.overwrite:
-            kind, kwargs = row_arguments(network, row)
-            training.train(model=kind, dataset=args.mnist, output=output, epochs=epochs,
-                           binarize="dynamic", seed=seed, verbose=0, export=False, resume=resume,
-                           overwrite=args.overwrite, image_logs=False, model_kwargs=kwargs,
-                           callbacks=[TrainClock(clock, this_machine(args.threads))])
+        kind, kwargs = row_arguments(network, row)
+        if runstore.train_run(output, epochs, resume=args.resume, overwrite=args.overwrite,
+                              threads=args.threads, model=kind, dataset=args.mnist,
+                              binarize="dynamic", seed=seed, image_logs=False,
+                              model_kwargs=kwargs):
             for pattern in scoring_files():  # the scorings of the model this one replaced
                 for stale in glob.glob(os.path.join(output, pattern)):
                     os.remove(stale)
         model = training.load_trained(output)
         active, latent = active_units(model, test)
-        timed = read_json(clock)
         nll = kv.evaluation.iwae_nll(model, test, num_samples=args.nll_samples, seed=0,
                                      max_examples=args.max_examples, progress_file=progress)
         result = {"settings": settings, "nll": nll["nll"], "nll_std_error": nll["nll_std_error"],
                   "elbo": nll["elbo"], "num_examples": nll["num_examples"],
                   "active_units": active, "latent_units": latent,
-                  "train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
-                  # Where the seconds were measured (per stretch of epochs) and the NLL estimated.
-                  "train_machines": stretches(epoch_machines(timed)),
-                  "cpu": cpu_and_cores(), "threads": args.threads,
-                  "date": datetime.date.today().isoformat(), "commit": git_commit()}
+                  **runstore.provenance(output, args.threads)}
         outputs.write_json(result_path, result)
         print(f"{row} seed {seed}: NLL {result['nll']:.2f}, -ELBO {-result['elbo']:.2f}, "
               f"{result['train_seconds']:.0f} s", flush=True)
         return result
-
-
-def timing_notes(result):
-    """What the train seconds leave out or mix: untimed epochs, stretches on other machines
-    (or on a machine an older clock did not record)."""
-    count = result.get("untimed_epochs", 0)
-    machines = {stretch["machine"] for stretch in result.get("train_machines", [])}
-    notes = [f"+ {count} untimed epochs"] if count else []
-    if len(machines - {None}) > 1:
-        notes.append(f"on {len(machines - {None})} machines")
-    if None in machines and len(machines) > 1:
-        notes.append("some epochs' machine unrecorded")
-    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def other_scorings(output, result):
@@ -315,7 +209,7 @@ def print_table(network, epochs, results, nll_samples, output):
         print(f"| {row} | {seed} | {r['nll']:.2f} ± {r['nll_std_error']:.2f} | "
               f"{other_scorings(output, r) or '—'} | "
               f"{-r['elbo']:.2f} | {r['active_units']} of {r['latent_units']} | "
-              f"{r['train_seconds']:.0f}{timing_notes(r)} | {PUBLISHED[row]} |")
+              f"{r['train_seconds']:.0f}{runstore.timing_notes(r)} | {PUBLISHED[row]} |")
     rows = list(dict.fromkeys(r["settings"]["row"] for r in results))
     if len(results) > len(rows):
         print("\n| row | NLL spread across seeds (nats) |\n| --- | --- |")
@@ -348,11 +242,7 @@ def main(argv=None):
                         help="the runs' folder (default: the repository's, where the results "
                              "of the README's tables are kept)")
     args = parser.parse_args(argv)
-    if args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    runstore.set_threads(args.threads)
 
     test = kv.data.load(args.mnist, split="test", batch_size=500, binarize="static", seed=0)
     tables = {}

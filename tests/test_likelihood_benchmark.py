@@ -15,6 +15,7 @@ from tests.runs import held_elsewhere
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import mnist_likelihood  # noqa: E402
+import runstore  # noqa: E402
 
 
 @pytest.mark.parametrize("network", sorted(mnist_likelihood.NETWORKS))
@@ -98,7 +99,7 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
                                                         "likelihood_k2_first16.json"]
     assert resumed["settings"]["epochs"] == 2
     assert resumed["train_seconds"] > first["train_seconds"]  # the first epoch's included
-    here = mnist_likelihood.this_machine(None)
+    here = runstore.this_machine(None)
     assert resumed["train_machines"] == [{"epochs": [1, 2], "machine": here}]
     with open(run / "metrics.json") as f:
         assert json.load(f)["steps"] == 2 * 2  # two epochs of two batches: trained on
@@ -107,51 +108,6 @@ def test_a_finished_run_is_reused_and_trained_on_only_when_asked(tmp_path, capsy
     assert main(1, "--overwrite")["settings"]["epochs"] == 1  # retrained from the start
     with open(run / "metrics.json") as f:
         assert json.load(f)["steps"] == 2
-
-
-def clocked(path, first, last, machine="here"):
-    """One ``fit`` call's epochs ``first``..``last - 1`` through the clock; its file after."""
-    clock = mnist_likelihood.TrainClock(path, machine)
-    for epoch in range(first, last):
-        clock.on_epoch_begin(epoch)
-        clock.on_epoch_end(epoch)
-    clock.on_train_end()
-    return mnist_likelihood.read_json(path)
-
-
-def test_the_clock_counts_the_epochs_a_resumed_run_keeps(tmp_path):
-    path = str(tmp_path / "clock.json")
-    three = clocked(path, 0, 3)
-    assert len(three["seconds"]) == 3 and three["seconds"] == sorted(three["seconds"])
-    assert three["untimed"] == 0
-    # Stopped after the clock recorded epoch 3 and before the backup did: epoch 3 again.
-    again = clocked(path, 2, 3)
-    assert again["seconds"][:2] == three["seconds"][:2] and len(again["seconds"]) == 3
-    assert again["untimed"] == 0
-    # The backup holds an epoch the clock missed: it counts 0 seconds, and is counted.
-    missed = clocked(path, 4, 5)
-    assert len(missed["seconds"]) == 5 and missed["seconds"][3] == missed["seconds"][2]
-    assert missed["untimed"] == 1
-
-
-def test_the_clock_names_the_machine_of_each_stretch_of_epochs(tmp_path):
-    path = str(tmp_path / "clock.json")
-    # An older clock file: seconds only, so its two epochs' machine is unknown.
-    with open(path, "w") as f:
-        json.dump({"seconds": [1.0, 2.0], "untimed": 0}, f)
-    clocked(path, 2, 4, "A")
-    # Resumed elsewhere, and the backup held an epoch (the fifth) that the clock missed.
-    clock = clocked(path, 5, 6, "B")
-    assert clock["machines"] == [None, None, "A", "A", None, "B"]
-    assert mnist_likelihood.stretches(clock["machines"]) == [
-        {"epochs": [1, 2], "machine": None}, {"epochs": [3, 4], "machine": "A"},
-        {"epochs": [5, 5], "machine": None}, {"epochs": [6, 6], "machine": "B"}]
-    result = {"untimed_epochs": 1, "train_machines": mnist_likelihood.stretches(clock["machines"])}
-    assert mnist_likelihood.timing_notes(result) == (
-        " (+ 1 untimed epochs; on 2 machines; some epochs' machine unrecorded)")
-    one = {"train_machines": mnist_likelihood.stretches(["A", "A"])}
-    assert mnist_likelihood.timing_notes(one) == ""
-    assert mnist_likelihood.timing_notes({}) == ""  # a result stored before machines were kept
 
 
 def test_the_readme_cites_every_stored_result():
