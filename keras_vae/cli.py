@@ -582,6 +582,9 @@ def _model_kwargs(args, parser):
         kwargs["beta"] = beta
     if args.standard_prior:
         kwargs["conditional_prior"] = False
+    elif args.prior and applies(kind, "conditional_prior") and defaults["conditional_prior"]:
+        parser.error(f"--prior replaces the learned p(z|c) of --model {kind} by one p(z) for "
+                     "every condition: pass --standard-prior with it")
     if args.flow:
         from keras_vae import flows
 

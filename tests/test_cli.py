@@ -123,6 +123,11 @@ def test_cvae_flags_are_refused_for_other_models(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli("--standard-prior", "--output", str(tmp_path / "o"))
     assert "--standard-prior does not apply to --model vae" in capsys.readouterr().err
+    # A prior for a ConditionalVAE, which learns p(z|c), needs the flag that drops p(z|c).
+    with pytest.raises(SystemExit):
+        run_cli("--model", "cvae", "--prior", "vamp:10", "--output", str(tmp_path / "o"))
+    assert "pass --standard-prior with it" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_vqvae_trains_then_its_prior_and_writes_the_codebook_histogram(tiny_npz, tmp_path, capsys):
