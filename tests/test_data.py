@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_vae as kv
+from keras_vae.data import arrays
 from keras_vae.data import files
 from keras_vae.data.shapes import Shapes
 
@@ -32,6 +33,48 @@ def test_data_from_memory_is_served_untuned_streams_are_tuned(tiny_npz):
     assert kv.data.load(tiny_npz, batch_size=8, binarize="dynamic", labels=True) \
         .options().autotune.enabled is False
     assert kv.data.load("shapes", batch_size=8).options().autotune.enabled is not False
+    # Nor rewritten: the rewrites serialize the graph, a copy of the images gathered from.
+    assert kv.data.load(tiny_npz, batch_size=8).options() \
+        .experimental_optimization.apply_default_optimizations is False
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_npz_images_are_read_once_into_memory_tensorflow_uses_as_it_is(tmp_path, compressed):
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "d.npz")
+    x = rng.integers(0, 256, (40, 5, 7), dtype=np.uint8)
+    (np.savez_compressed if compressed else np.savez)(
+        path, x_train=x, y_train=np.arange(40), x_test=np.asfortranarray(x[:4]))
+    images, labels = files.load_npz(path, "train")
+    np.testing.assert_array_equal(images, x)
+    np.testing.assert_array_equal(labels, np.arange(40))
+    assert images.ctypes.data % arrays.TENSOR_ALIGNMENT == 0 and images.flags.c_contiguous
+    # The tensor the pipeline gathers from is that memory (a write shows through), not a copy.
+    tensor = arrays.host_tensor(images)
+    images[0, 0, 0] = 255 - images[0, 0, 0]
+    assert tensor[0, 0, 0].numpy() == images[0, 0, 0]
+    # A Fortran-ordered array is read by NumPy, then copied once into such memory.
+    test, _ = files.load_npz(path, "test")
+    np.testing.assert_array_equal(test, x[:4])
+    copied = arrays.host_tensor(test)
+    np.testing.assert_array_equal(copied.numpy(), x[:4])
+    test[0, 0, 0] = 255 - test[0, 0, 0]
+    assert copied[0, 0, 0].numpy() != test[0, 0, 0]  # copied: the write does not show
+    read_only = np.frombuffer(x.tobytes(), np.uint8).reshape(x.shape)
+    np.testing.assert_array_equal(arrays.host_tensor(read_only).numpy(), x)
+
+
+def test_a_truncated_npz_array_is_named(tmp_path):
+    path = str(tmp_path / "d.npz")
+    np.savez(path, x_train=np.zeros((50, 8, 8), np.uint8))
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        data = z.read("x_train.npy")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x_train.npy", data[:-100])  # the header promises 100 bytes more
+    with pytest.raises(ValueError, match="array 'x_train' is truncated"):
+        files.load_npz(path, "train")
 
 
 def test_train_split_is_shuffled_reproducibly_and_completely(tiny_npz):

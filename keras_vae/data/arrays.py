@@ -4,6 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 BINARIZE = (None, "none", "threshold", "static", "dynamic")
+#: The byte alignment TensorFlow asks of a tensor's host memory (its CPU allocator's).
+TENSOR_ALIGNMENT = 64
 
 
 def check_binarize(binarize):
@@ -93,12 +95,39 @@ def check_targets(targets, num_images, num_classes=None, what="labels"):
 def static_binarize(images, seed):
     """One fixed Bernoulli draw per pixel (the 'statically binarized' convention), as uint8."""
     rng = np.random.default_rng(seed)
-    out = np.empty(images.shape, np.uint8)
+    out = aligned_empty(images.shape, np.uint8)
     scale = 255.0 if images.dtype == np.uint8 else 1.0
     for start in range(0, len(images), 4096):
         chunk = images[start : start + 4096].astype(np.float32) / scale
         out[start : start + 4096] = rng.random(chunk.shape, dtype=np.float32) < chunk
-    return out * np.uint8(255)
+    out *= np.uint8(255)
+    return out
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialized C-contiguous array whose data starts on a :data:`TENSOR_ALIGNMENT`
+    boundary, so that :func:`host_tensor` can hand its memory to TensorFlow as it is."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + TENSOR_ALIGNMENT, np.uint8)
+    offset = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
+
+
+def host_tensor(array):
+    """A tensor of ``array``'s values for a pipeline to gather from, sharing the array's memory
+    (through DLPack) instead of copying it: ``tf.constant`` of the 47 MB MNIST training images
+    added 97 MiB to the process (TF 2.21). An array that is not aligned, C-contiguous and
+    writable (what TensorFlow needs, and DLPack) is copied once into one that is. The array
+    must not be written to afterwards: the pipeline would see the change."""
+    if array.size == 0:
+        return tf.constant(array)
+    if not (array.flags.c_contiguous and array.flags.writeable
+            and array.ctypes.data % TENSOR_ALIGNMENT == 0):
+        copy = aligned_empty(array.shape, array.dtype)
+        copy[...] = array
+        array = copy
+    return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
 
 
 def to_unit_float(x, max_value):

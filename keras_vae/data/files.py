@@ -21,6 +21,10 @@ _IDX_STEMS = {
 }
 
 
+#: Bytes per read of an array from an ``.npz`` archive.
+_READ_BYTES = 1 << 22
+
+
 def load_npz(path, split):
     """Reads ``x_<split>`` and, if present, ``y_<split>`` from a Keras-style ``.npz``.
 
@@ -43,9 +47,38 @@ def load_npz(path, split):
                 f"{path} has no array {x_key!r} (it has {sorted(keys)}); a Keras-style .npz holds "
                 "x_train, y_train, x_test, y_test."
             )
-        images = archive[x_key]
+        images = _read_aligned(archive, x_key)
         labels = archive[y_key] if y_key in keys else None
     return images, labels
+
+
+def _read_aligned(archive, key):
+    """``archive[key]``, read straight into an array that TensorFlow can use without a copy
+    (:func:`keras_vae.data.arrays.host_tensor`), so the images are in memory once, not
+    twice. Arrays in a layout that needs more than that (Fortran order, object or structured
+    dtypes, newer format versions) are read by NumPy."""
+    from keras_vae.data.arrays import aligned_empty
+
+    with archive.zip.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            return archive[key]
+        if fortran_order or dtype.hasobject or dtype.fields is not None:
+            return archive[key]
+        out = aligned_empty(shape, dtype)
+        view, filled = memoryview(out.reshape(-1).view(np.uint8)), 0
+        while filled < out.nbytes:  # in pieces: one read of it all would hold a second copy
+            piece = f.read(min(_READ_BYTES, out.nbytes - filled))
+            if not piece:
+                raise ValueError(f"{archive.zip.filename}: array {key!r} is truncated "
+                                 f"({filled} of {out.nbytes} bytes).")
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+    return out
 
 
 def read_idx(path):

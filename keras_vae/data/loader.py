@@ -177,13 +177,17 @@ def load(
 
 
 def _untuned():
-    """``tf.data`` options with autotuning off, for data served from memory: whole batches
-    gathered by index leave nothing to tune, and the autotuner cost the 784-400-20 VAE a
-    quarter of its epoch at batch 512 (its thread's CPU time, and the training step left
-    waiting for batches in one epoch of two; ``benchmarks/throughput.py``). ``AUTOTUNE``
-    settings then take tf.data's defaults. A later ``with_options`` can turn it back on."""
+    """``tf.data`` options with autotuning and the default graph rewrites off, for data served
+    from memory: whole batches gathered by index leave nothing to tune, and the autotuner
+    cost the 784-400-20 VAE a quarter of its epoch at batch 512 (its thread's CPU time, and
+    the training step left waiting for batches in one epoch of two;
+    ``benchmarks/throughput.py``). The rewrites (map fusion and the like) serialize the
+    pipeline's graph, the images it gathers from included: 55 MiB more for MNIST's training
+    images, for nothing to fuse in two maps of whole batches. ``AUTOTUNE`` settings then take
+    tf.data's defaults. A later ``with_options`` can turn either back on."""
     options = tf.data.Options()
     options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
     return options
 
 
@@ -214,7 +218,7 @@ def _index_batches(n, batch_size, shuffle, seed, drop_remainder):
 
 def _in_memory(images, label_array, batch_size, shuffle, seed, drop_remainder):
     """Shuffles indices and gathers whole batches: no per-example work in the pipeline."""
-    images_t = tf.constant(images)
+    images_t = arrays.host_tensor(images)
     labels_t = None if label_array is None else tf.constant(label_array)
     ds = _index_batches(len(images), batch_size, shuffle, seed, drop_remainder)
     if labels_t is None:
