@@ -143,8 +143,12 @@ def test_npz_errors(tmp_path, tiny_npz):
     with pytest.raises(ValueError, match="x_train"):
         kv.data.load(str(tmp_path / "nokeys.npz"))
     np.savez(tmp_path / "rank.npz", x_train=np.zeros((2, 8), np.uint8))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=r"received shape \(2, 8\)\. Rows of features .* "
+                       r"input_shape=\(features,\) through model.fit"):
         kv.data.load(str(tmp_path / "rank.npz"))
+    np.savez(tmp_path / "rank5.npz", x_train=np.zeros((2, 8, 8, 1, 1), np.uint8))
+    with pytest.raises(ValueError, match=r"received shape \(2, 8, 8, 1, 1\)\.$"):
+        kv.data.load(str(tmp_path / "rank5.npz"))
     np.savez(tmp_path / "range.npz", x_train=np.full((2, 8, 8), 3.0, np.float32))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         kv.data.load(str(tmp_path / "range.npz"))

@@ -30,9 +30,12 @@ def as_nhwc_images(images, what="images"):
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 2, 3, 4) or 0 in images.shape:
+        rows = (" Rows of features (N, features) are not images: give them to a model built "
+                "with input_shape=(features,) through model.fit (README, Python API)."
+                if images.ndim == 2 else "")
         raise ValueError(
             f"{what} must have shape (N, H, W) or (N, H, W, C) with 1-4 channels; "
-            f"received shape {images.shape}."
+            f"received shape {images.shape}.{rows}"
         )
     if images.dtype == np.uint8:
         return images
