@@ -126,6 +126,12 @@ def figure(value, decimals=3):
     return "—" if value is None else f"{value:.{decimals}f}"
 
 
+def cpu_seconds(result):
+    """A result's CPU seconds in ``fit`` as printed (a dash where its clock did not count them)."""
+    cpu = result.get("train_cpu_seconds")
+    return "—" if cpu is None else f"{cpu:,.0f}"
+
+
 def mean(values):
     """The mean of the seeds' figures, or ``None`` when one of them is undefined."""
     values = list(values)
@@ -137,19 +143,20 @@ def print_table(args, results):
           f"{args.batch_size}, Adam {args.learning_rate:g}, conv 32,32,64,64 + dense "
           f"{','.join(map(str, args.dense_units)) or 'none'}, latent 10; metrics seed 0")
     print("| model | seed | " + " | ".join(COLUMNS)
-          + " | reconstruction (nats) | active units | KL (nats) | train s |")
-    print("| --- " * (len(COLUMNS) + 6) + "|")
+          + " | reconstruction (nats) | active units | KL (nats) | train s | CPU s |")
+    print("| --- " * (len(COLUMNS) + 7) + "|")
     for r in results:
         print(f"| {folder_name(r['settings']['model'])} | {r['settings']['seed']} | "
               + " | ".join(figure(r[c]) for c in COLUMNS)
               + f" | {figure(r['reconstruction'], 1)} | {r['active_units']}"
-              f" | {r['kl_total']:.1f} | {r['train_seconds']:,.0f}{runstore.timing_notes(r)} |")
+              f" | {r['kl_total']:.1f} | {r['train_seconds']:,.0f}{runstore.timing_notes(r)}"
+              f" | {cpu_seconds(r)} |")
     for spec in args.models:
         rows = [r for r in results if r["settings"]["model"] == spec]
         if len(rows) > 1:
             print(f"| {folder_name(spec)} | mean | " + " | ".join(
                 figure(mean(r[c] for r in rows)) for c in COLUMNS)
-                + f" | {figure(mean(r['reconstruction'] for r in rows), 1)} | | | |")
+                + f" | {figure(mean(r['reconstruction'] for r in rows), 1)} | | | | |")
 
 
 def run(args, spec, seed):

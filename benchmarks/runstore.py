@@ -50,7 +50,10 @@ class TrainClock(keras.callbacks.Callback):
     the backup did). An epoch the backup holds and the clock missed counts 0 seconds, and
     ``untimed`` says how many there are. ``machines`` names, per epoch, the ``machine`` that
     trained it (``None`` where an older clock file did not say), since a run resumed in
-    another session may have moved to another CPU."""
+    another session may have moved to another CPU. ``cpu_seconds`` counts the process's CPU
+    time the same way: unlike the wall-clock seconds it leaves out the time the process was
+    stopped (``SIGSTOP``, e.g. to keep a CI run or a timed benchmark alone on the machine)
+    or waiting for a core; ``None`` from the first epoch an older clock file did not count."""
 
     def __init__(self, path, machine):
         super().__init__()
@@ -62,20 +65,25 @@ class TrainClock(keras.callbacks.Callback):
         if self.start is None:  # the first epoch of this call: the earlier ones are kept
             clock = read_json(self.path) if os.path.isfile(self.path) else {}
             self.seconds = clock.get("seconds", [])[:epoch]
+            self.cpu_seconds = clock.get("cpu_seconds", [None] * len(self.seconds))[:epoch]
             self.machines = epoch_machines(clock)[:epoch]
             self.untimed = clock.get("untimed", 0) + epoch - len(self.seconds)
             missed = epoch - len(self.seconds)
             self.seconds += [self.seconds[-1] if self.seconds else 0.0] * missed
+            self.cpu_seconds += [self.cpu_seconds[-1] if self.cpu_seconds else 0.0] * missed
             self.machines += [None] * missed
-            self.start = time.perf_counter()
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         before = self.seconds[-1] if self.seconds else 0.0
         self.seconds.append(before + time.perf_counter() - self.start)
+        cpu_before = self.cpu_seconds[-1] if self.cpu_seconds else 0.0
+        self.cpu_seconds.append(None if cpu_before is None
+                                else cpu_before + time.process_time() - self.cpu_start)
         self.machines.append(self.machine)
-        self.start = time.perf_counter()
-        outputs.write_json(self.path, {"seconds": self.seconds, "untimed": self.untimed,
-                                       "machines": self.machines})
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+        outputs.write_json(self.path, {"seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                                       "untimed": self.untimed, "machines": self.machines})
 
     def on_train_end(self, logs=None):
         self.start = None
@@ -153,10 +161,12 @@ def train_run(output, epochs, *, resume, overwrite, threads, steps_per_epoch=Non
 
 def provenance(output, threads):
     """What a result records beside its figures: the run's seconds in ``fit`` (and the
-    epochs the clock missed), the machine of each stretch of its epochs, and the machine,
-    threads, date and commit of this call."""
+    epochs the clock missed), its CPU seconds there (``None`` when an older clock did not
+    count them), the machine of each stretch of its epochs, and the machine, threads, date
+    and commit of this call."""
     timed = read_json(os.path.join(output, CLOCK_FILE))
     return {"train_seconds": timed["seconds"][-1], "untimed_epochs": timed["untimed"],
+            "train_cpu_seconds": timed.get("cpu_seconds", [None])[-1],
             "train_machines": stretches(epoch_machines(timed)),
             "cpu": cpu_and_cores(), "threads": threads,
             "date": datetime.date.today().isoformat(), "commit": git_commit()}

@@ -32,9 +32,11 @@ def test_a_finished_run_is_reused_measured_again_and_trained_on_only_when_asked(
     assert runstore.read_json(run / "disentanglement.json") == first
     assert 0 <= first["mig"] <= 1 and first["reconstruction"] > 0
     assert first["train_seconds"] > 0 and first["cpu"] and first["date"]
+    assert first["train_cpu_seconds"] > 0
     assert first["train_machines"] == [{"epochs": [1, 1], "machine": runstore.this_machine(None)}]
     printed = capsys.readouterr().out
     assert f"| beta_vae_beta4 | 0 | {first['mig']:.3f} | " in printed
+    assert f" | {first['train_cpu_seconds']:,.0f} |\n" in printed
     trained = os.path.getmtime(run / "model.keras")
     with held_elsewhere(run):  # another process training or measuring this run
         assert main() == [first]  # a finished result is read, needing no claim
@@ -49,6 +51,7 @@ def test_a_finished_run_is_reused_measured_again_and_trained_on_only_when_asked(
     [resumed] = main("--resume", epochs=2)
     assert runstore.read_json(run / "metrics.json")["steps"] == 4  # trained on, not anew
     assert resumed["settings"]["epochs"] == 2 and resumed["train_seconds"] > first["train_seconds"]
+    assert resumed["train_cpu_seconds"] > first["train_cpu_seconds"]  # the first epoch's kept
     with pytest.raises(SystemExit, match="4 steps in 2 epochs, not 3 steps per epoch"):
         main("--steps-per-epoch", "3", epochs=2)
     assert runstore.read_json(run / "disentanglement.json") == resumed  # left as it was

@@ -27,6 +27,9 @@ def test_the_clock_counts_the_epochs_a_resumed_run_keeps(tmp_path):
     three = clocked(path, 0, 3)
     assert len(three["seconds"]) == 3 and three["seconds"] == sorted(three["seconds"])
     assert three["untimed"] == 0
+    # CPU seconds beside: counted the same way, never more than one core's worth here.
+    assert len(three["cpu_seconds"]) == 3 and three["cpu_seconds"] == sorted(three["cpu_seconds"])
+    assert all(cpu >= 0 for cpu in three["cpu_seconds"])
     # Stopped after the clock recorded epoch 3 and before the backup did: epoch 3 again.
     again = clocked(path, 2, 3)
     assert again["seconds"][:2] == three["seconds"][:2] and len(again["seconds"]) == 3
@@ -34,6 +37,7 @@ def test_the_clock_counts_the_epochs_a_resumed_run_keeps(tmp_path):
     # The backup holds an epoch the clock missed: it counts 0 seconds, and is counted.
     missed = clocked(path, 4, 5)
     assert len(missed["seconds"]) == 5 and missed["seconds"][3] == missed["seconds"][2]
+    assert missed["cpu_seconds"][3] == missed["cpu_seconds"][2]
     assert missed["untimed"] == 1
 
 
@@ -46,6 +50,8 @@ def test_the_clock_names_the_machine_of_each_stretch_of_epochs(tmp_path):
     # Resumed elsewhere, and the backup held an epoch (the fifth) that the clock missed.
     clock = clocked(path, 5, 6, "B")
     assert clock["machines"] == [None, None, "A", "A", None, "B"]
+    # The older file did not count CPU time, so no later total can be known.
+    assert clock["cpu_seconds"] == [None] * 6
     assert runstore.stretches(clock["machines"]) == [
         {"epochs": [1, 2], "machine": None}, {"epochs": [3, 4], "machine": "A"},
         {"epochs": [5, 5], "machine": None}, {"epochs": [6, 6], "machine": "B"}]
