@@ -206,4 +206,4 @@ def run(args, spec, seed):
 
 
 if __name__ == "__main__":
-    main()
+    runstore.run_script(main)

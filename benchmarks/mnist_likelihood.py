@@ -256,4 +256,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    runstore.run_script(main)

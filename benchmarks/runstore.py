@@ -34,6 +34,17 @@ def read_json(path):
         return json.load(f)
 
 
+def run_script(main):
+    """Runs a benchmark's ``main`` as a script: a run folder another process holds (training
+    or scoring it) ends the script with that one line and exit status 2, as ``keras-vae``
+    does, not with a traceback."""
+    try:
+        main()
+    except outputs.FolderInUse as err:
+        print(f"{os.path.basename(sys.argv[0])}: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def recorded(path, settings, overwrite=False):
     """The result at ``path`` if an earlier call stored it with these ``settings`` (and
     ``overwrite`` is off), else ``None``."""

@@ -3,12 +3,14 @@ refused, and the README citing every stored result."""
 
 import glob
 import os
+import subprocess
 import sys
 
 import pytest
 
 from keras_vae import outputs
 from tests.runs import held_elsewhere
+from tests.runs import subprocess_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -55,6 +57,20 @@ def test_a_finished_run_is_reused_measured_again_and_trained_on_only_when_asked(
     with pytest.raises(SystemExit, match="4 steps in 2 epochs, not 3 steps per epoch"):
         main("--steps-per-epoch", "3", epochs=2)
     assert runstore.read_json(run / "disentanglement.json") == resumed  # left as it was
+
+
+def test_a_held_run_ends_the_script_with_one_line(tmp_path):
+    run = tmp_path / "vae_seed0"
+    with held_elsewhere(run):
+        done = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "benchmarks", "disentanglement_shapes.py"),
+             "--models", "vae", "--seeds", "0", "--output", str(tmp_path)],
+            capture_output=True, text=True, timeout=300, env=subprocess_env())
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = [line for line in done.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("disentanglement_shapes.py: ") and "vae_seed0 is in use" in last
+    assert "Traceback" not in done.stderr
+    assert os.listdir(run) == []  # nothing written
 
 
 def test_the_readme_cites_every_stored_result():
