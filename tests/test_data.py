@@ -62,6 +62,15 @@ def test_npz_images_are_read_once_into_memory_tensorflow_uses_as_it_is(tmp_path,
     assert copied[0, 0, 0].numpy() != test[0, 0, 0]  # copied: the write does not show
     read_only = np.frombuffer(x.tobytes(), np.uint8).reshape(x.shape)
     np.testing.assert_array_equal(arrays.host_tensor(read_only).numpy(), x)
+    # A member named without ".npy" (written by hand, not by np.savez) is read by NumPy.
+    import io
+    import zipfile
+
+    member = io.BytesIO()
+    np.save(member, x)
+    with zipfile.ZipFile(tmp_path / "bare.npz", "w") as z:
+        z.writestr("x_train", member.getvalue())
+    np.testing.assert_array_equal(files.load_npz(str(tmp_path / "bare.npz"), "train")[0], x)
 
 
 def test_a_truncated_npz_array_is_named(tmp_path):

@@ -59,6 +59,8 @@ def _read_aligned(archive, key):
     dtypes, newer format versions) are read by NumPy."""
     from keras_vae.data.arrays import aligned_empty
 
+    if f"{key}.npy" not in archive.zip.namelist():  # a member not written by np.savez
+        return archive[key]
     with archive.zip.open(f"{key}.npy") as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
