@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import runstore  # noqa: E402
 from mnist_classifier import MNIST  # noqa: E402
 from mnist_classifier import OUTPUT  # noqa: E402
 from mnist_classifier import classifier  # noqa: E402
@@ -49,11 +50,7 @@ def main():
     parser.add_argument("--override", nargs="*", default=[],
                         help="constructor arguments of the AAEs as key=value (Python literals)")
     args = parser.parse_args()
-    if args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    runstore.set_threads(args.threads)
     import keras_vae as kv
 
     os.makedirs(args.out, exist_ok=True)
