@@ -23,9 +23,9 @@ since a run resumed later may train elsewhere: the table marks seconds that mix 
 call reuses the runs an earlier call finished with the same settings (pass --overwrite to
 retrain them after a change to the code), and an interrupted run resumes from its backup, an
 interrupted scoring from its last finished batch of images (the run's `iwae_nll_k<K>.npz`;
-K = 5,000 takes about an hour a run for the conv network on 2 cores); a call with another
---nll-samples scores the trained runs again and keeps the results of the other K. So the
-table's one command can be split (two processes with --threads 1 and disjoint --rows or
+K = 5,000 takes 30 to 75 minutes a run for the conv network on 2 cores, by the CPU); a call
+with another --nll-samples scores the trained runs again and keeps the results of the other
+K. So the table's one command can be split (two processes with --threads 1 and disjoint --rows or
 --seeds share a 2-core machine) or stopped and started again, and run once more at the end
 to print the whole table from the stored results.
 """

@@ -68,6 +68,32 @@ def test_iwae_of_a_conditional_model_conditions_every_term():
         kv.evaluation.iwae_nll(model, X)
 
 
+def test_the_estimate_is_traced_once_per_model_and_not_saved_with_it(tmp_path):
+    """Each chunk of draws runs as one graph function traced for the model (eagerly the
+    estimate took twice as long), reused by later batches, and never saved with it."""
+    model = _trained(kv.VAE(input_shape=(4, 4, 1), latent_dim=2, hidden_units=(16,), seed=0),
+                     X, steps=2)
+    # Three batches of 20 with 3 chunks of draws each: one trace (chunk sizes differ only
+    # in the last chunk, which tf.function's relaxed shapes cover).
+    first = kv.evaluation.iwae_nll(model, X[:60], num_samples=7, seed=0, batch_size=20)
+    traced = model._traced_log_weights()
+    assert traced.experimental_get_tracing_count() <= 2
+    again = kv.evaluation.iwae_nll(model, X[:60], num_samples=7, seed=0, batch_size=20)
+    assert traced.experimental_get_tracing_count() <= 2
+    assert again == first
+    # The same draws eagerly: the graph changes no figure.
+    eager = model.log_weights_of_noise(
+        tf.constant(X[:20]), None, *model.posterior(tf.constant(X[:20]), None), None,
+        tf.random.stateless_normal([20, 3, 2], tf.constant([0, 0], tf.int32)))[0]
+    np.testing.assert_allclose(
+        kv.evaluation.log_weights(model, X[:20], num_samples=7, seed=0, chunk_size=3)[:, :3],
+        eager, rtol=1e-5, atol=1e-5)
+    # A tf.function set on a model is saved by tf.saved_model.save; the traced one is not.
+    tf.saved_model.save(model, str(tmp_path / "saved"))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    assert not [name for name in dir(loaded) if "log_weights" in name]
+
+
 def test_an_interrupted_estimate_resumes_from_its_progress_file(tmp_path, monkeypatch):
     keras.utils.set_random_seed(0)
     model = _trained(kv.VAE(input_shape=(4, 4, 1), latent_dim=2, hidden_units=(16,), seed=0),

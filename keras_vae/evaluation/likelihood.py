@@ -81,8 +81,8 @@ def iwae_nll(model, data, num_samples=1000, seed=0, max_examples=None, batch_siz
         verbose: Show a progress bar.
         progress_file: Path of an ``.npz`` file that keeps each finished batch's bounds, so
             that a long estimate survives a kill (K = 5,000 on the 10,000 MNIST test images
-            takes about an hour for a small conv VAE on 2 CPU cores). A call given a file an
-            earlier call wrote picks up after its last batch and returns what one
+            takes 30 to 75 minutes for a small conv VAE on 2 CPU cores, by the CPU). A call
+            given a file an earlier call wrote picks up after its last batch and returns what one
             uninterrupted call would; it refuses a file written for another model's weights,
             other settings or other data. The file is replaced whole after every batch, so a
             kill never leaves it half-written; it stays when the estimate is complete.
