@@ -36,3 +36,31 @@ def test_the_pytorch_vq_peer_has_the_same_network():
 
     logits, commitment = peer(torch.zeros(2, 1, 28, 28))
     assert tuple(logits.shape) == (2, 1, 28, 28) and tuple(commitment.shape) == (2,)
+
+
+def test_conv_layers_finds_every_convolution_and_times_each_gradient():
+    import conv_layers
+
+    layers = conv_layers.network_layers("conv")
+    assert [(s["kind"], s["input"], s["output"]) for s in layers] == [
+        ("conv", [28, 28, 1], [14, 14, 32]), ("conv", [14, 14, 32], [7, 7, 64]),
+        ("conv", [9, 9, 64], [3, 3, 128]), ("deconv", [3, 3, 128], [8, 8, 64]),
+        ("deconv", [7, 7, 64], [14, 14, 32]), ("deconv", [14, 14, 32], [28, 28, 1])]
+    # Each column is timed, and the worker's layer gives the network's output shape.
+    for spec in layers[2:4]:
+        result = conv_layers.tf_worker(spec, batch=2, reps=1)
+        assert result["shape"] == spec["output"]
+        assert all(result[column] > 0 for column in conv_layers.COLUMNS)
+    burgess = conv_layers.network_layers("shapes")
+    assert burgess[0]["input"] == [64, 64, 1] and len(burgess) == 8
+
+
+def test_conv_layers_pytorch_layer_gives_the_same_output_shape():
+    pytest.importorskip("torch")
+    import conv_layers
+
+    for spec in conv_layers.network_layers("conv"):
+        result = conv_layers.torch_worker(spec, batch=2, reps=1)
+        # PyTorch's padding cannot give TensorFlow's 'same' output for an odd input.
+        if spec["padding"] == "valid" or spec["input"][0] % 2 == 0:
+            assert result["shape"] == spec["output"], spec
