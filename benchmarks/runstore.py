@@ -9,6 +9,7 @@ Used by ``mnist_likelihood.py`` and ``disentanglement_shapes.py``.
 """
 
 import datetime
+import functools
 import json
 import os
 import subprocess
@@ -37,7 +38,8 @@ def read_json(path):
 def run_script(main):
     """Runs a benchmark's ``main`` as a script: a run folder another process holds (training
     or scoring it) ends the script with that one line and exit status 2, as ``keras-vae``
-    does, not with a traceback."""
+    does, not with a traceback. It reads the commit first (see :func:`git_commit`)."""
+    git_commit()
     try:
         main()
     except outputs.FolderInUse as err:
@@ -123,8 +125,11 @@ def this_machine(threads):
     return f"{cpu_and_cores()}, threads {threads or 'default'}"
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit():
-    """The commit of the code that ran (``None`` outside a git checkout)."""
+    """The commit of the code that ran (``None`` outside a git checkout): read once per
+    process, first by :func:`run_script` as the script starts, so that a checkout moved on
+    while a run trains does not give the run a commit it never ran."""
     done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.abspath(__file__)))
     return done.stdout.strip() if done.returncode == 0 else None

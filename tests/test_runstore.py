@@ -99,3 +99,23 @@ def test_a_run_trained_otherwise_is_refused_before_anything_is_trained(tmp_path,
     assert train_run(1, overwrite=True) and trained[-1]["overwrite"]
     assert train_run(2, steps_per_epoch=3, overwrite=True)
     assert trained[-1]["steps_per_epoch"] == 3 and trained[-1]["model"] == "vae"
+
+
+def test_a_run_records_the_commit_its_script_started_from(monkeypatch):
+    """A checkout moved on while a run trains (a new commit checked out in its worktree)
+    does not give the run that commit: the script reads it once, as it starts."""
+    heads = iter(["a" * 40, "b" * 40])
+
+    class Done:
+        returncode = 0
+
+        def __init__(self):
+            self.stdout = next(heads) + "\n"
+
+    runstore.git_commit.cache_clear()
+    monkeypatch.setattr(runstore.subprocess, "run", lambda *args, **kwargs: Done())
+    recorded = []
+    runstore.run_script(lambda: recorded.append(runstore.git_commit()))
+    runstore.run_script(lambda: recorded.append(runstore.git_commit()))
+    runstore.git_commit.cache_clear()
+    assert recorded == ["a" * 40, "a" * 40]
