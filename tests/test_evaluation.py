@@ -88,6 +88,11 @@ def test_the_estimate_is_traced_once_per_model_and_not_saved_with_it(tmp_path):
     np.testing.assert_allclose(
         kv.evaluation.log_weights(model, X[:20], num_samples=7, seed=0, chunk_size=3)[:, :3],
         eager, rtol=1e-5, atol=1e-5)
+    # A model compiled to run eagerly is scored eagerly, to the same figures.
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
+    assert not isinstance(model._traced_log_weights(), type(traced))
+    assert kv.evaluation.iwae_nll(model, X[:60], num_samples=7, seed=0,
+                                  batch_size=20)["nll"] == pytest.approx(first["nll"], abs=1e-4)
     # A tf.function set on a model is saved by tf.saved_model.save; the traced one is not.
     tf.saved_model.save(model, str(tmp_path / "saved"))
     loaded = tf.saved_model.load(str(tmp_path / "saved"))

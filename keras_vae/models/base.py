@@ -887,7 +887,10 @@ class BaseVAE(BaseAutoencoder):
         model (and input signature): run eagerly, its element-wise work on the decoder's
         ``[batch · k, ...]`` outputs took more than half of an IWAE estimate's time (the
         784-400-20 VAE at K = 650: 9.5 s eagerly, 4.4 s as a graph, 2 threads). Kept in an
-        untracked holder, so that it is never saved with the model."""
+        untracked holder, so that it is never saved with the model. A model compiled with
+        ``run_eagerly=True`` (say, for networks that cannot be traced) is scored eagerly."""
+        if self.run_eagerly:
+            return lambda *args: self.log_weights_of_noise(*args)[0]
         holder = self.__dict__.get("_log_weights_holder")
         if holder is None:
             holder = _Untracked(tf.function(
