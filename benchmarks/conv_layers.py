@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+import throughput
+
 MODELS = ("conv", "vqvae", "shapes")
 COLUMNS = ("fwd", "dx", "dk")
 
@@ -41,22 +43,15 @@ def network_layers(model_name):
 
     import keras_vae as kv
 
-    if model_name == "conv":
-        model = kv.VAE(input_shape=(28, 28, 1), latent_dim=128, architecture="conv")
-    elif model_name == "vqvae":
-        model = kv.VQVAE(input_shape=(28, 28, 1), num_embeddings=128, embedding_dim=16)
-    else:
+    if model_name == "shapes":
         encoder, decoder = kv.networks.burgess((64, 64, 1), 10)
         model = kv.VAE(input_shape=(64, 64, 1), latent_dim=10, encoder=encoder,
                        decoder=decoder)
-
-    def nested(layer):
-        for sub in getattr(layer, "layers", []):
-            yield sub
-            yield from nested(sub)
+    else:
+        model = throughput.build_model(model_name)
 
     found = []
-    for layer in nested(model):
+    for layer in throughput.nested_layers(model):
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             found.append({
                 "kind": "deconv" if isinstance(layer, keras.layers.Conv2DTranspose) else "conv",

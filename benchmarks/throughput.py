@@ -50,6 +50,26 @@ VARIANTS = {
 }
 
 
+# ---------------------------------------------------------------------- the networks
+def build_model(model_name):
+    """The keras_vae model of a row: ``mlp`` (784-400-20), ``conv`` (the course ConvVAE,
+    z 128) or ``vqvae`` (kv.VQVAE's defaults, K 128, D 16), all on 28x28x1 MNIST."""
+    import keras_vae as kv
+
+    if model_name == "mlp":
+        return kv.VAE(input_shape=(28, 28, 1), latent_dim=20)
+    if model_name == "conv":
+        return kv.VAE(input_shape=(28, 28, 1), latent_dim=128, architecture="conv")
+    return kv.VQVAE(input_shape=(28, 28, 1), num_embeddings=128, embedding_dim=16)
+
+
+def nested_layers(layer):
+    """Every layer inside ``layer``, depth first."""
+    for sub in getattr(layer, "layers", []):
+        yield sub
+        yield from nested_layers(sub)
+
+
 # ---------------------------------------------------------------------- counted work
 def forward_flops(model):
     """Floating-point operations of one example's forward pass through the model's dense and
@@ -57,13 +77,8 @@ def forward_flops(model):
     out, as they are a few percent of these networks)."""
     import keras
 
-    def nested(layer):
-        for sub in getattr(layer, "layers", []):
-            yield sub
-            yield from nested(sub)
-
     flops = 0
-    for layer in nested(model):
+    for layer in nested_layers(model):
         if isinstance(layer, keras.layers.Dense):
             flops += 2 * int(layer.kernel.shape[0]) * int(layer.kernel.shape[1])
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
@@ -90,12 +105,7 @@ def keras_worker(model_name, batch_size, variant, mnist):
     import keras_vae as kv
 
     keras.utils.set_random_seed(0)
-    if model_name == "mlp":
-        model = kv.VAE(input_shape=(28, 28, 1), latent_dim=20)  # 784-400-20
-    elif model_name == "conv":
-        model = kv.VAE(input_shape=(28, 28, 1), latent_dim=128, architecture="conv")
-    else:
-        model = kv.VQVAE(input_shape=(28, 28, 1), num_embeddings=128, embedding_dim=16)
+    model = build_model(model_name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), **VARIANTS[variant])
     # Full batches only, as the PyTorch loop does (a last, smaller batch would also cost an
     # extra trace inside the timed epoch).

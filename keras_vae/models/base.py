@@ -889,14 +889,14 @@ class BaseVAE(BaseAutoencoder):
         784-400-20 VAE at K = 650: 9.5 s eagerly, 4.4 s as a graph, 2 threads). Kept in an
         untracked holder, so that it is never saved with the model. A model compiled with
         ``run_eagerly=True`` (say, for networks that cannot be traced) is scored eagerly."""
+        def log_weights(x, c, mean, log_var, condition, eps):
+            return self.log_weights_of_noise(x, c, mean, log_var, condition, eps)[0]
+
         if self.run_eagerly:
-            return lambda *args: self.log_weights_of_noise(*args)[0]
+            return log_weights
         holder = self.__dict__.get("_log_weights_holder")
         if holder is None:
-            holder = _Untracked(tf.function(
-                lambda x, c, mean, log_var, condition, eps: self.log_weights_of_noise(
-                    x, c, mean, log_var, condition, eps)[0],
-                reduce_retracing=True))
+            holder = _Untracked(tf.function(log_weights, reduce_retracing=True))
             self._log_weights_holder = holder
         return holder.value
 
