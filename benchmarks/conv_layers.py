@@ -71,11 +71,18 @@ def timed(function, reps):
     return (time.perf_counter() - start) / reps * 1e3
 
 
-def tf_worker(spec, batch, reps):
+def tf_worker(spec, batch, reps, polyphase=False):
     import keras
     import tensorflow as tf
 
-    kind = keras.layers.Conv2DTranspose if spec["kind"] == "deconv" else keras.layers.Conv2D
+    if polyphase:
+        from keras_vae.layers import polyphase as module
+
+        kind = (module.PolyphaseConv2DTranspose if spec["kind"] == "deconv"
+                else module.PolyphaseConv2D)
+    else:
+        kind = (keras.layers.Conv2DTranspose if spec["kind"] == "deconv"
+                else keras.layers.Conv2D)
     layer = kind(spec["filters"], spec["kernel"], strides=spec["strides"],
                  padding=spec["padding"])
     x = tf.random.stateless_normal([batch, *spec["input"]], [0, 0])
@@ -148,8 +155,10 @@ def run_worker(framework, spec, batch, reps):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         framework, spec, batch, reps = sys.argv[2:]
-        worker = tf_worker if framework == "tf" else torch_worker
-        print(json.dumps(worker(json.loads(spec), int(batch), int(reps))))
+        args = json.loads(spec), int(batch), int(reps)
+        result = (torch_worker(*args) if framework == "torch"
+                  else tf_worker(*args, polyphase=framework == "polyphase"))
+        print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=["conv"])
@@ -157,12 +166,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch layers")
+    parser.add_argument("--polyphase", action="store_true",
+                        help="also time kv.layers' Polyphase layers (keras_vae/layers/"
+                             "polyphase.py) in place of Keras's")
     args = parser.parse_args()
     torch = not args.no_torch
     if torch and importlib.util.find_spec("torch") is None:
         parser.error("the PyTorch layers need torch: pip install torch==2.13.0 "
                      "(or pass --no-torch)")
-    frameworks = ["tf", "torch"] if torch else ["tf"]
+    ours = ["tf", "polyphase"] if args.polyphase else ["tf"]
+    frameworks = ours + (["torch"] if torch else [])
     layers = {name: network_layers(name) for name in args.models}
     times = {}  # (model, index, framework) -> [result per round]
     for round_index in range(args.rounds):
@@ -178,8 +191,12 @@ def main():
 
     print(f"\nms per call at batch {args.batch_size}, median of {args.rounds} rounds of "
           f"{args.reps} calls; {cpu_and_cores()}")
-    head = "| model | layer | in -> out (TF / torch) |" + "".join(
-        f" {c} TF | {c} torch | ratio |" if torch else f" {c} TF |" for c in COLUMNS)
+    label = {"tf": "TF", "polyphase": "polyphase", "torch": "torch"}
+    head = "| model | layer | in -> out (" + " / ".join(label[f] for f in frameworks) + ") |"
+    for column in COLUMNS:
+        head += "".join(f" {column} {label[f]} |" for f in frameworks)
+        if torch:
+            head += "".join(f" {label[f]} / torch |" for f in ours)
     print(head)
     print("|" + " --- |" * (head.count("|") - 1))
     for name, specs in layers.items():
@@ -188,16 +205,15 @@ def main():
             cells = []
             for column in COLUMNS:
                 medians = {f: statistics.median(r[column] for r in runs[f]) for f in frameworks}
-                cells.append(f"{medians['tf']:.2f}")
+                cells += [f"{medians[f]:.2f}" for f in frameworks]
                 if torch:
-                    cells += [f"{medians['torch']:.2f}",
-                              f"{medians['tf'] / medians['torch']:.2f}x"]
+                    cells += [f"{medians[f] / medians['torch']:.2f}x" for f in ours]
             shapes = "x".join(map(str, spec["input"])) + " -> " + " / ".join(
                 "x".join(map(str, runs[f][0]["shape"])) for f in frameworks)
-            label = f"{spec['kind']} k{spec['kernel'][0]} s{spec['strides'][0]} {spec['padding']}"
-            print(f"| {name} | {label} | {shapes} | " + " | ".join(cells) + " |")
+            kind = f"{spec['kind']} k{spec['kernel'][0]} s{spec['strides'][0]} {spec['padding']}"
+            print(f"| {name} | {kind} | {shapes} | " + " | ".join(cells) + " |")
     print("fwd: forward; dx: forward + gradient w.r.t. the input; dk: forward + gradient "
-          "w.r.t. the kernel and bias. ratio: TF / torch (above 1: TensorFlow is slower)")
+          "w.r.t. the kernel and bias. X / torch: above 1, X is slower than PyTorch")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ Variants of keras_vae (compile arguments; the package's defaults are what users 
     default      ``model.compile(optimizer)`` with nothing else
     graph        ``jit_compile=False, steps_per_execution=1`` (Keras's own CPU default)
     xla          ``jit_compile=True, steps_per_execution=1``
+    keras-conv   the default, with the network built from Keras's own Conv2D and
+                 Conv2DTranspose in every stage (no ``kv.layers`` polyphase layers)
 
 The VQ-VAE (kv.VQVAE defaults, K=128, D=16) races ``benchmarks/torch_vqvae.py``, the same
 network written in eager PyTorch. The pipeline row times ``kv.data.load`` alone (no model):
@@ -47,6 +49,7 @@ VARIANTS = {
     "default": {},
     "graph": {"jit_compile": False, "steps_per_execution": 1},
     "xla": {"jit_compile": True, "steps_per_execution": 1},
+    "keras-conv": {},
 }
 
 
@@ -105,6 +108,8 @@ def keras_worker(model_name, batch_size, variant, mnist):
     import keras_vae as kv
 
     keras.utils.set_random_seed(0)
+    if variant == "keras-conv":
+        kv.layers.polyphase.MIN_CHANNELS = float("inf")
     model = build_model(model_name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), **VARIANTS[variant])
     # Full batches only, as the PyTorch loop does (a last, smaller batch would also cost an

@@ -30,6 +30,12 @@ CASES = {
                          init_kwargs={"mask_type": "A", "filters": 4, "kernel_size": 3,
                                       "padding": "same"},
                          input_shape=(2, 5, 5, 2), expected_output_shape=(2, 5, 5, 4)),
+    "PolyphaseConv2D": dict(layer_cls=kv.layers.PolyphaseConv2D,
+                            init_kwargs={"filters": 4, "kernel_size": 3, "strides": 2},
+                            input_shape=(2, 7, 7, 2), expected_output_shape=(2, 3, 3, 4)),
+    "PolyphaseConv2DTranspose": dict(layer_cls=kv.layers.PolyphaseConv2DTranspose,
+                                     init_kwargs={"filters": 4, "kernel_size": 3, "strides": 2},
+                                     input_shape=(2, 3, 3, 2), expected_output_shape=(2, 7, 7, 4)),
     # Per-example outputs only: the batch's perplexity and usage are metrics of the model.
     "VectorQuantizer": dict(layer_cls=kv.layers.VectorQuantizer,
                             init_kwargs={"num_embeddings": 4, "embedding_dim": 2},

@@ -48,9 +48,10 @@ def test_conv_layers_finds_every_convolution_and_times_each_gradient():
         ("deconv", [7, 7, 64], [14, 14, 32]), ("deconv", [14, 14, 32], [28, 28, 1])]
     # Each column is timed, and the worker's layer gives the network's output shape.
     for spec in layers[2:4]:
-        result = conv_layers.tf_worker(spec, batch=2, reps=1)
-        assert result["shape"] == spec["output"]
-        assert all(result[column] > 0 for column in conv_layers.COLUMNS)
+        for polyphase in (False, True):
+            result = conv_layers.tf_worker(spec, batch=2, reps=1, polyphase=polyphase)
+            assert result["shape"] == spec["output"]
+            assert all(result[column] > 0 for column in conv_layers.COLUMNS)
     burgess = conv_layers.network_layers("shapes")
     assert burgess[0]["input"] == [64, 64, 1] and len(burgess) == 8
 

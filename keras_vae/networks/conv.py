@@ -6,12 +6,17 @@ decoder mirrors the encoder and crops each transposed convolution so every stage
 exactly on the encoder's size (PyTorch's ``output_padding``): with
 ``filters=(32, 64, 128), kernel_size=4, latent_dim=128`` on 28x28x1 this is the course's
 ConvVAE layer for layer (3x3x128 bottleneck, linear maps to and from the latent).
+
+Stages with at least ``kv.layers.polyphase.MIN_CHANNELS`` channels on their transposed side
+use the polyphase layers (:mod:`keras_vae.layers.polyphase`): same weights and outputs,
+TensorFlow's slow transposed-convolution op left out of the step.
 """
 
 import math
 
 import keras
 
+from keras_vae.layers.polyphase import strided_conv
 from keras_vae.networks.mlp import join_condition
 from keras_vae.validation import check_image_shape
 from keras_vae.validation import check_int_tuple
@@ -67,13 +72,14 @@ def _downsample(h, filters, kernel_size):
     for i, f in enumerate(filters):
         size = tuple(h.shape[1:3])
         out = tuple((n + 2 * pad - kernel_size) // 2 + 1 for n in size)
+        conv = strided_conv(transposed=False, channels=h.shape[-1])
         if _same_matches_torch((size, out), kernel_size):
-            h = keras.layers.Conv2D(f, kernel_size, strides=2, padding="same",
-                                    activation="relu", name=f"conv_{i}")(h)
+            h = conv(f, kernel_size, strides=2, padding="same", activation="relu",
+                     name=f"conv_{i}")(h)
             continue
         if pad:
             h = keras.layers.ZeroPadding2D(pad, name=f"pad_{i}")(h)
-        h = keras.layers.Conv2D(f, kernel_size, strides=2, activation="relu", name=f"conv_{i}")(h)
+        h = conv(f, kernel_size, strides=2, activation="relu", name=f"conv_{i}")(h)
     return h
 
 
@@ -90,15 +96,16 @@ def _upsample(h, sizes, filters, kernel_size, out_channels):
         in_size, target = sizes[-1 - i], sizes[-2 - i]
         last = i == len(channels_per_stage) - 1
         activation = None if last else "relu"
+        deconv = strided_conv(transposed=True, channels=channels)
         if kernel_size % 2 == 0 and _same_matches_torch((target, in_size), kernel_size) and all(
             t == 2 * n for n, t in zip(in_size, target)
         ):
-            h = keras.layers.Conv2DTranspose(
+            h = deconv(
                 channels, kernel_size, strides=2, padding="same", activation=activation,
                 name="logits" if last else f"deconv_{i}",
             )(h)
             continue
-        h = keras.layers.Conv2DTranspose(
+        h = deconv(
             channels,
             kernel_size,
             strides=2,
