@@ -70,10 +70,19 @@ def _full_transpose(x, kernel, strides):
     return y[:, :(qh - mh + 1) * sh + kh - sh, :(qw - mw + 1) * sw + kw - sw, :]
 
 
-def _same_padding(size, kernel, stride):
-    """TensorFlow's ``"SAME"`` padding before the first row for a convolution over ``size``."""
-    out = -(-size // stride)
-    return tf.maximum((out - 1) * stride + kernel - size, 0) // 2
+def _same_starts(sizes, kernel, strides):
+    """TensorFlow's ``"SAME"`` padding before the first row and column of a convolution
+    over ``sizes`` (``[h, w]``) with ``kernel``'s window."""
+    return [tf.maximum((-(-n // s) - 1) * s + k - n, 0) // 2
+            for n, k, s in zip(sizes, kernel.shape[:2], strides)]
+
+
+def _kernel_gradient(inputs, kernel, out_backprop, strides, padding):
+    """The gradient of ``tf.nn.conv2d(inputs, kernel, strides, padding)`` with respect to
+    ``kernel``, given ``out_backprop``, the gradient with respect to its output."""
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=inputs, filter_sizes=tf.shape(kernel), out_backprop=out_backprop,
+        strides=[1, *strides, 1], padding=padding.upper())
 
 
 def _static_output_shape(input_shape, kernel_shape, strides, padding):
@@ -88,10 +97,7 @@ def conv_transpose(x, kernel, strides, padding="valid"):
     of ``x`` ``[batch, h, w, channels]`` with ``kernel`` ``[kh, kw, filters, channels]``, in
     polyphase form; its gradient is written out so no transposed convolution runs backwards
     either."""
-    strides = _pair(strides)
-    padding = padding.lower()
-    kernel = tf.convert_to_tensor(kernel)
-    kh, kw = kernel.shape[:2]
+    strides, kernel = _pair(strides), tf.convert_to_tensor(kernel)
 
     @tf.custom_gradient
     def transpose(x, kernel):
@@ -99,23 +105,19 @@ def conv_transpose(x, kernel, strides, padding="valid"):
         # Keras's output sides: n * s, plus k - s past the last input for "valid" (below
         # a stride's width the "valid" output still covers n * s, the rest zeros).
         sizes = [tf.shape(x)[axis] * s for axis, s in zip((1, 2), strides)]
-        if padding == "valid":
+        if padding.lower() == "valid":
             starts = (0, 0)
-            sizes = [n + max(k - s, 0) for n, k, s in zip(sizes, (kh, kw), strides)]
+            sizes = [n + max(k - s, 0) for n, k, s in zip(sizes, kernel.shape[:2], strides)]
         else:
-            starts = [_same_padding(n, k, s) for n, k, s in zip(sizes, (kh, kw), strides)]
+            starts = _same_starts(sizes, kernel, strides)
         y = _fit(full, starts, sizes)
-        y.set_shape(_static_output_shape(x.shape, kernel.shape, strides, padding))
+        y.set_shape(_static_output_shape(x.shape, kernel.shape, strides, padding.lower()))
 
         def gradient(dy):
             # Keras's transposed convolution is the transpose of the strided convolution
             # with the same padding, whatever the sides.
-            stride = [1, *strides, 1]
-            dx = tf.nn.conv2d(dy, kernel, stride, padding.upper())
-            dk = tf.raw_ops.Conv2DBackpropFilter(
-                input=dy, filter_sizes=tf.shape(kernel), out_backprop=x, strides=stride,
-                padding=padding.upper())
-            return dx, dk
+            dx = tf.nn.conv2d(dy, kernel, [1, *strides, 1], padding.upper())
+            return dx, _kernel_gradient(dy, kernel, x, strides, padding)
 
         return y, gradient
 
@@ -125,28 +127,20 @@ def conv_transpose(x, kernel, strides, padding="valid"):
 def conv(x, kernel, strides, padding="valid"):
     """``tf.nn.conv2d`` (``channels_last``, no dilation) of ``x`` with ``kernel``
     ``[kh, kw, channels, filters]``, whose input gradient is :func:`conv_transpose`."""
-    strides = _pair(strides)
-    padding = padding.upper()
-    kernel = tf.convert_to_tensor(kernel)
-    kh, kw = kernel.shape[:2]
+    strides, kernel = _pair(strides), tf.convert_to_tensor(kernel)
 
     @tf.custom_gradient
     def convolve(x, kernel):
-        y = tf.nn.conv2d(x, kernel, [1, *strides, 1], padding)
+        y = tf.nn.conv2d(x, kernel, [1, *strides, 1], padding.upper())
 
         def gradient(dy):
             sizes = tf.unstack(tf.shape(x)[1:3])
-            if padding == "VALID":
-                starts = (0, 0)
-            else:
-                starts = [_same_padding(n, k, s) for n, k, s in zip(sizes, (kh, kw), strides)]
+            valid = padding.lower() == "valid"
+            starts = (0, 0) if valid else _same_starts(sizes, kernel, strides)
             # The transpose covers the padded input from its first row; cut it to ``x``.
             dx = _fit(conv_transpose(dy, kernel, strides), starts, sizes)
             dx.set_shape(x.shape)
-            dk = tf.raw_ops.Conv2DBackpropFilter(
-                input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
-                strides=[1, *strides, 1], padding=padding)
-            return dx, dk
+            return dx, _kernel_gradient(x, kernel, dy, strides, padding)
 
         return y, gradient
 
