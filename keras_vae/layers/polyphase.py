@@ -56,7 +56,7 @@ def _fit(x, starts, sizes):
 
 def _full_transpose(x, kernel, strides):
     """The un-padded transposed convolution (output side ``(n - 1) * s + k``) in polyphase
-    form, with TensorFlow's automatic gradient."""
+    form (no gradient is taken through it: :func:`conv_transpose` writes its own)."""
     kh, kw, filters, _ = kernel.shape
     sh, sw = strides
     mh, mw = -(-kh // sh), -(-kw // sw)
@@ -179,7 +179,7 @@ class PolyphaseConv2DTranspose(keras.layers.Conv2DTranspose):
         if not covers(self):
             return super().call(inputs)
         outputs = conv_transpose(inputs, self.kernel, self.strides, self.padding)
-        if self.use_bias:  # as Keras adds it (the same bias gradient, to the last bit)
+        if self.use_bias:  # added as Keras's layer adds it
             outputs = tf.add(outputs, tf.reshape(self.bias, (1, 1, 1, self.filters)))
         return outputs if self.activation is None else self.activation(outputs)
 
