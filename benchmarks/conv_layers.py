@@ -75,14 +75,11 @@ def tf_worker(spec, batch, reps, polyphase=False):
     import keras
     import tensorflow as tf
 
-    if polyphase:
-        from keras_vae.layers import polyphase as module
+    import keras_vae as kv
 
-        kind = (module.PolyphaseConv2DTranspose if spec["kind"] == "deconv"
-                else module.PolyphaseConv2D)
-    else:
-        kind = (keras.layers.Conv2DTranspose if spec["kind"] == "deconv"
-                else keras.layers.Conv2D)
+    kind = {"conv": (keras.layers.Conv2D, kv.layers.PolyphaseConv2D),
+            "deconv": (keras.layers.Conv2DTranspose, kv.layers.PolyphaseConv2DTranspose),
+            }[spec["kind"]][polyphase]
     layer = kind(spec["filters"], spec["kernel"], strides=spec["strides"],
                  padding=spec["padding"])
     x = tf.random.stateless_normal([batch, *spec["input"]], [0, 0])

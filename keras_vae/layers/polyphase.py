@@ -82,14 +82,15 @@ def _kernel_gradient(inputs, kernel, out_backprop, strides, padding):
     ``kernel``, given ``out_backprop``, the gradient with respect to its output."""
     return tf.raw_ops.Conv2DBackpropFilter(
         input=inputs, filter_sizes=tf.shape(kernel), out_backprop=out_backprop,
-        strides=[1, *strides, 1], padding=padding.upper())
+        strides=[1, *strides, 1], padding=padding)
 
 
-def _static_output_shape(input_shape, kernel_shape, strides, padding):
-    """The transposed convolution's output shape, ``None`` where the input's is unknown."""
-    sides = [None if n is None else n * s + (max(k - s, 0) if padding == "valid" else 0)
-             for n, k, s in zip(input_shape[1:3], kernel_shape[:2], strides)]
-    return [input_shape[0], *sides, kernel_shape[2]]
+def _transpose_sides(sides, kernel, strides, padding):
+    """Keras's transposed-convolution output sides for input ``sides`` (ints, tensors, or
+    ``None`` where unknown): ``n * s``, plus ``k - s`` past the last input for ``"VALID"``
+    (below a stride's width the ``"VALID"`` output still covers ``n * s``, the rest zeros)."""
+    return [None if n is None else n * s + (max(k - s, 0) if padding == "VALID" else 0)
+            for n, k, s in zip(sides, kernel.shape[:2], strides)]
 
 
 def conv_transpose(x, kernel, strides, padding="valid"):
@@ -97,26 +98,20 @@ def conv_transpose(x, kernel, strides, padding="valid"):
     of ``x`` ``[batch, h, w, channels]`` with ``kernel`` ``[kh, kw, filters, channels]``, in
     polyphase form; its gradient is written out so no transposed convolution runs backwards
     either."""
-    strides, kernel = _pair(strides), tf.convert_to_tensor(kernel)
+    strides, kernel, padding = _pair(strides), tf.convert_to_tensor(kernel), padding.upper()
 
     @tf.custom_gradient
     def transpose(x, kernel):
-        full = _full_transpose(x, kernel, strides)
-        # Keras's output sides: n * s, plus k - s past the last input for "valid" (below
-        # a stride's width the "valid" output still covers n * s, the rest zeros).
-        sizes = [tf.shape(x)[axis] * s for axis, s in zip((1, 2), strides)]
-        if padding.lower() == "valid":
-            starts = (0, 0)
-            sizes = [n + max(k - s, 0) for n, k, s in zip(sizes, kernel.shape[:2], strides)]
-        else:
-            starts = _same_starts(sizes, kernel, strides)
-        y = _fit(full, starts, sizes)
-        y.set_shape(_static_output_shape(x.shape, kernel.shape, strides, padding.lower()))
+        sizes = _transpose_sides(tf.unstack(tf.shape(x)[1:3]), kernel, strides, padding)
+        starts = (0, 0) if padding == "VALID" else _same_starts(sizes, kernel, strides)
+        y = _fit(_full_transpose(x, kernel, strides), starts, sizes)
+        y.set_shape([x.shape[0], *_transpose_sides(x.shape[1:3], kernel, strides, padding),
+                     kernel.shape[2]])
 
         def gradient(dy):
             # Keras's transposed convolution is the transpose of the strided convolution
             # with the same padding, whatever the sides.
-            dx = tf.nn.conv2d(dy, kernel, [1, *strides, 1], padding.upper())
+            dx = tf.nn.conv2d(dy, kernel, [1, *strides, 1], padding)
             return dx, _kernel_gradient(dy, kernel, x, strides, padding)
 
         return y, gradient
@@ -127,16 +122,15 @@ def conv_transpose(x, kernel, strides, padding="valid"):
 def conv(x, kernel, strides, padding="valid"):
     """``tf.nn.conv2d`` (``channels_last``, no dilation) of ``x`` with ``kernel``
     ``[kh, kw, channels, filters]``, whose input gradient is :func:`conv_transpose`."""
-    strides, kernel = _pair(strides), tf.convert_to_tensor(kernel)
+    strides, kernel, padding = _pair(strides), tf.convert_to_tensor(kernel), padding.upper()
 
     @tf.custom_gradient
     def convolve(x, kernel):
-        y = tf.nn.conv2d(x, kernel, [1, *strides, 1], padding.upper())
+        y = tf.nn.conv2d(x, kernel, [1, *strides, 1], padding)
 
         def gradient(dy):
             sizes = tf.unstack(tf.shape(x)[1:3])
-            valid = padding.lower() == "valid"
-            starts = (0, 0) if valid else _same_starts(sizes, kernel, strides)
+            starts = (0, 0) if padding == "VALID" else _same_starts(sizes, kernel, strides)
             # The transpose covers the padded input from its first row; cut it to ``x``.
             dx = _fit(conv_transpose(dy, kernel, strides), starts, sizes)
             dx.set_shape(x.shape)
