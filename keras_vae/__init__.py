@@ -4,7 +4,11 @@
 >>> model = kv.VAE(input_shape=(28, 28, 1), latent_dim=20, hidden_units=(400,))
 """
 
+from keras_vae import launch as _launch
+
 try:
+    # Before TensorFlow starts: the keras-vae command's own process defaults (launch.py).
+    _launch.prepare_command_process()
     import tensorflow as _tf  # noqa: F401
 except ImportError as err:  # pragma: no cover - depends on the install
     raise ImportError(

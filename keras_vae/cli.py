@@ -2,6 +2,8 @@
 
 A thin layer over :func:`keras_vae.training.train`: it parses and checks arguments, then
 prints where the model, pictures and logs went. Bad arguments print one line and exit 2.
+On x86 the command's process starts TensorFlow with its oneDNN kernels on, unless the user
+set ``TF_ENABLE_ONEDNN_OPTS`` (:mod:`keras_vae.launch`, run from the package's ``__init__``).
 """
 
 import argparse
