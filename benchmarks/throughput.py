@@ -20,6 +20,10 @@ Variants of keras_vae (compile arguments; the package's defaults are what users 
     xla          ``jit_compile=True, steps_per_execution=1``
     keras-conv   the default, with the network built from Keras's own Conv2D and
                  Conv2DTranspose in every stage (no ``kv.layers`` polyphase layers)
+    onednn       the default, in a process started with ``TF_ENABLE_ONEDNN_OPTS=1``
+                 (TensorFlow's oneDNN kernels, off by default on CPUs without AVX-512
+                 VNNI/BF16 or AMX)
+    no-onednn    the default with ``TF_ENABLE_ONEDNN_OPTS=0``
 
 The VQ-VAE (kv.VQVAE defaults, K=128, D=16) races ``benchmarks/torch_vqvae.py``, the same
 network written in eager PyTorch. The pipeline row times ``kv.data.load`` alone (no model):
@@ -50,6 +54,15 @@ VARIANTS = {
     "graph": {"jit_compile": False, "steps_per_execution": 1},
     "xla": {"jit_compile": True, "steps_per_execution": 1},
     "keras-conv": {},
+    "onednn": {},
+    "no-onednn": {},
+}
+
+#: Environment a variant's worker process starts with (it must be set before TensorFlow is
+#: imported, so the driver passes it to the process).
+VARIANT_ENVIRONMENT = {
+    "onednn": {"TF_ENABLE_ONEDNN_OPTS": "1"},
+    "no-onednn": {"TF_ENABLE_ONEDNN_OPTS": "0"},
 }
 
 
@@ -144,9 +157,11 @@ def pipeline_worker(batch_size, mnist):
 
 
 # ---------------------------------------------------------------------- the driver
-def run(command):
-    """Runs ``command`` (a worker that prints one JSON line last, ``peak_mib`` among it)."""
-    process = subprocess.run(command, capture_output=True, text=True)
+def run(command, environment=None):
+    """Runs ``command`` (a worker that prints one JSON line last, ``peak_mib`` among it), with
+    ``environment`` added to this process's."""
+    process = subprocess.run(command, capture_output=True, text=True,
+                             env=dict(os.environ, **(environment or {})))
     if process.returncode:
         raise RuntimeError(f"{command[:3]} failed:\n{process.stderr[-3000:]}")
     return json.loads(process.stdout.strip().splitlines()[-1])
@@ -215,7 +230,7 @@ def main():
                 if torch:
                     contenders.insert(0, ("pytorch", peer_command(model_name, batch_size, mnist)))
                 for name, command in contenders:
-                    result = run(command)
+                    result = run(command, VARIANT_ENVIRONMENT.get(name))
                     results.setdefault((model_name, batch_size, name), []).append(result)
                     print(f"round {round_index + 1}: {model_name} batch {batch_size} {name}: "
                           f"{result['samples_per_sec']:.0f} samples/s, "
