@@ -1,4 +1,5 @@
-"""benchmarks/throughput.py's counted work and its PyTorch VQ-VAE peer."""
+"""benchmarks/throughput.py's counted work, its PyTorch VQ-VAE peer and its variants' worker
+environment."""
 
 import os
 import sys
@@ -65,3 +66,14 @@ def test_conv_layers_pytorch_layer_gives_the_same_output_shape():
         # PyTorch's padding cannot give TensorFlow's 'same' output for an odd input.
         if spec["padding"] == "valid" or spec["input"][0] % 2 == 0:
             assert result["shape"] == spec["output"], spec
+
+
+def test_a_variants_environment_reaches_its_worker_process():
+    """The oneDNN variants' variable must be in the worker's environment when it starts
+    (TensorFlow reads it at import), so the driver passes it to the process."""
+    assert set(throughput.VARIANT_ENVIRONMENT) <= set(throughput.VARIANTS)
+    report = [sys.executable, "-c", "import json, os; "
+              "print(json.dumps({'value': os.environ.get('TF_ENABLE_ONEDNN_OPTS')}))"]
+    for variant, expected in (("onednn", "1"), ("no-onednn", "0")):
+        result = throughput.run(report, throughput.VARIANT_ENVIRONMENT.get(variant))
+        assert result == {"value": expected}
