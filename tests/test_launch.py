@@ -25,6 +25,7 @@ ONEDNN_ON = "oneDNN custom operations are on"
     (["/x/pytest/__main__.py"], ["/usr/bin/python3", "-m", "pytest", "-m", "keras_vae"],
      False),
     (["train.py"], ["/usr/bin/python3", "train.py", "-m", "keras_vae"], False),
+    (["/x/keras_vae/__main__.py"], ["python", "-X", "dev", "-W", "error", "-mkeras_vae"], True),
 ])
 def test_is_command(argv, orig_argv, expected):
     assert launch.is_command(argv, orig_argv) is expected
